@@ -1,0 +1,34 @@
+# Two commands set everything up: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU build by default; override for CUDA, e.g. make demo TORCH="torch==2.13.0 --index-url ..."
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: install
+	$(BIN)/gankit train data=grid25 --out runs/demo --overwrite
+
+test: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/pytest -q
+
+format: install
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/step_speed.py
+
+clean:
+	rm -rf $(VENV) runs benchmarks/results

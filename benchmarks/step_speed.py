@@ -1,0 +1,153 @@
+"""Training steps per second: gankit's Trainer against a plain-PyTorch loop of the same GAN.
+
+Both do the same work per step: one D step on a fresh real minibatch and fresh noise, then
+one G step on fresh noise, with the same MLPs, batch, data and Adam settings. The plain
+loop is run twice, with PyTorch's default Adam and with the fused Adam that gankit uses.
+
+    python benchmarks/step_speed.py [--steps 2000] [--repeats 3] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.functional import softplus
+
+from gankit.config import Config, load_config
+from gankit.data import load_data
+from gankit.nets import build_discriminator, build_generator
+from gankit.objectives import OBJECTIVES
+from gankit.train.engine import Trainer
+
+SETTINGS = {
+    "data": "ring8",
+    "batch_size": 256,
+    "ema": 0.0,
+    "lr_decay": "constant",
+    "r1": 0.0,
+    "progress": False,
+}
+
+
+def gankit_step(config: Config) -> Callable[[], None]:
+    torch.manual_seed(0)
+    data = load_data(config)
+    trainer = Trainer(
+        config,
+        data,
+        build_generator(config, data.dim),
+        build_discriminator(config, data.dim),
+        OBJECTIVES[config.loss],
+    )
+    return trainer.train_step
+
+
+def plain_step(config: Config, fused: bool) -> Callable[[], None]:
+    """The textbook loop, written out with nothing from gankit but the data sampler."""
+    torch.manual_seed(0)
+    data = load_data(config)
+
+    def mlp(widths: list[int]) -> nn.Sequential:
+        layers = [m for a, b in pairwise(widths[:-1]) for m in (nn.Linear(a, b), nn.LeakyReLU(0.2))]
+        return nn.Sequential(*layers, nn.Linear(widths[-2], widths[-1]))
+
+    G = mlp([config.noise.dim, *config.generator.hidden, data.dim])
+    D = mlp([data.dim, *config.discriminator.hidden, 1])
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=fused or None)
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=fused or None)
+    rng = torch.Generator().manual_seed(0)
+    batch, noise_dim = config.batch_size, config.noise.dim
+
+    def step() -> None:
+        real = data.sample(batch, rng)
+        fake = G(torch.randn(batch, noise_dim)).detach()
+        loss_d = softplus(-D(real)).mean() + softplus(D(fake)).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = softplus(-D(G(torch.randn(batch, noise_dim)))).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+
+    return step
+
+
+def steps_per_second(step: Callable[[], None], steps: int, repeats: int) -> float:
+    for _ in range(50):
+        step()
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(steps / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+
+    rows = []
+    for hidden in ([128, 128, 128], [256, 256, 256]):
+        config = load_config(
+            base={**SETTINGS, "generator.hidden": hidden, "discriminator.hidden": hidden}
+        )
+        rates: dict[str, list[float]] = {"gankit": [], "plain": [], "plain_fused": []}
+        steps = {
+            "gankit": gankit_step(config),
+            "plain": plain_step(config, fused=False),
+            "plain_fused": plain_step(config, fused=True),
+        }
+        for _ in range(args.repeats):  # interleaved, so drift in load hits all alike
+            for name, step in steps.items():
+                rates[name].append(steps_per_second(step, args.steps, 1))
+        row = {"hidden": "x".join(map(str, hidden)), "batch": config.batch_size}
+        row |= {f"{name}_steps_per_s": round(statistics.median(r), 1) for name, r in rates.items()}
+        row["ratio_vs_plain"] = round(row["gankit_steps_per_s"] / row["plain_steps_per_s"], 3)
+        row["ratio_vs_plain_fused"] = round(
+            row["gankit_steps_per_s"] / row["plain_fused_steps_per_s"], 3
+        )
+        rows.append(row)
+
+    header = [
+        "hidden",
+        "batch",
+        "gankit_steps_per_s",
+        "plain_steps_per_s",
+        "plain_fused_steps_per_s",
+        "ratio_vs_plain",
+        "ratio_vs_plain_fused",
+    ]
+    print(" | ".join(header))
+    for row in rows:
+        print(" | ".join(str(row[key]) for key in header))
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "step_speed",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "rows": rows,
+    }
+    (args.out / "step_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out / 'step_speed.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The command line: ``gankit train | sample | evaluate``.
+
+Exit status 0 on success, 2 on bad input (one line on stderr), 1 on an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from gankit.errors import GankitError
+
+SAMPLE_SUFFIXES = (".npy", ".npz", ".csv")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + message
+        raise GankitError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gankit", description="Generative adversarial networks, made useful.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a GAN and write a run folder")
+    train.add_argument("--config", type=Path, help="YAML or JSON config file")
+    train.add_argument("--out", type=Path, help="run folder (default: runs/<data>-<time>)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="settings over the config, e.g. data=grid25 steps=4000 seed=1",
+    )
+
+    sample = commands.add_parser("sample", help="write samples of a trained run")
+    sample.add_argument("run", type=Path, help="run folder")
+    sample.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
+    sample.add_argument(
+        "-o", "--out", type=Path, required=True, help="output file: .npy, .npz or .csv"
+    )
+    sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+
+    evaluate = commands.add_parser("evaluate", help="score a run's samples against its data")
+    evaluate.add_argument("run", type=Path, help="run folder")
+    evaluate.add_argument(
+        "--samples", type=Path, help="score this .npy/.npz/.csv file instead of fresh samples of G"
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except GankitError as error:
+        print(f"gankit: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug in gankit, not the user's input
+        if os.environ.get("GANKIT_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"gankit: internal error: {type(error).__name__}: {error} "
+            "(set GANKIT_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from gankit.config import load_config
+    from gankit.train import train
+
+    config = load_config(args.config, args.overrides)
+    run = train(config, out=args.out, overwrite=args.overwrite)
+    summary = run.summary()
+    print(f"run folder: {run.directory}")
+    print(json.dumps({k: v for k, v in summary.items() if k != "step"}))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from gankit.run import load
+
+    suffix = args.out.suffix.lower()
+    if suffix not in SAMPLE_SUFFIXES:
+        raise GankitError(
+            f"-o {str(args.out)!r}: use a file ending in " + ", ".join(SAMPLE_SUFFIXES)
+        )
+    run = load(args.run)
+    samples = run.sample(args.n, seed=args.seed)
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".npy":
+            np.save(args.out, samples)
+        elif suffix == ".npz":
+            np.savez(args.out, x=samples)
+        else:
+            np.savetxt(
+                args.out,
+                samples,
+                delimiter=",",
+                fmt="%.7g",
+                header=",".join(f"x{i}" for i in range(samples.shape[1])),
+                comments="",
+            )
+    except OSError as error:
+        raise GankitError(
+            f"cannot write {str(args.out)!r} ({error.strerror}); choose a writable path"
+        ) from None
+    print(f"wrote {len(samples)} samples to {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from gankit.data.arrays import load_vectors
+    from gankit.run import SUMMARY_FILE, load
+
+    run = load(args.run)
+    samples = load_vectors(args.samples) if args.samples else None
+    metrics = run.evaluate(samples, seed=args.seed)
+    summary = {**run.summary(), **metrics}
+    (run.directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(metrics))
+    return 0
+
+
+COMMANDS = {"train": _train, "sample": _sample, "evaluate": _evaluate}
+
+if __name__ == "__main__":
+    sys.exit(main())

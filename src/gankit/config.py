@@ -1,0 +1,304 @@
+"""Typed configuration: defaults, config files, ``KEY=VALUE`` overrides and validation.
+
+A config is a tree of dataclasses. Every setting has a type and, where it needs one, a
+range; :func:`load_config` merges a YAML/JSON file and dotted overrides into the tree and
+raises :class:`~gankit.errors.ConfigError` with one clear line on anything that does not
+fit (an unknown key gets a "did you mean" suggestion).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from gankit.errors import ConfigError
+
+
+def setting(
+    default: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """A scalar dataclass field with an optional numeric range, checked by :func:`validate`."""
+    bounds = {"gt": gt, "ge": ge, "le": le, "lt": lt}
+    return field(default=default, metadata={k: v for k, v in bounds.items() if v is not None})
+
+
+@dataclass
+class NoiseConfig:
+    """The prior p_z of the generator's input."""
+
+    dim: int = setting(8, ge=1)
+    prior: Literal["normal", "uniform"] = "normal"
+
+
+@dataclass
+class NetworkConfig:
+    """One network (G or D) and the optimizer that trains it."""
+
+    hidden: list[int] = field(default_factory=lambda: [128, 128, 128])
+    activation: Literal["relu", "leaky_relu", "elu", "tanh"] = "leaky_relu"
+    batch_norm: bool = False
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = setting(5e-4, gt=0)
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    momentum: float = setting(0.0, ge=0, lt=1)
+
+
+@dataclass
+class MixtureConfig:
+    """The 1D Gaussian mixture used by ``data=mixture1d``."""
+
+    means: list[float] = field(default_factory=lambda: [-2.0, 2.0])
+    stds: list[float] = field(default_factory=lambda: [0.3, 0.3])
+    weights: list[float] = field(default_factory=lambda: [0.5, 0.5])
+
+
+@dataclass
+class Config:
+    """Everything a training run needs. ``data``, ``steps`` and ``seed`` always exist."""
+
+    data: str = "ring8"
+    steps: int = setting(12000, ge=1)
+    seed: int = setting(0, ge=0)
+    batch_size: int = setting(256, ge=1)
+    d_steps: int = setting(1, ge=1)
+    loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
+    ema: float = setting(0.999, ge=0, lt=1)
+    r1: float = setting(1.0, ge=0)
+    lr_decay: Literal["constant", "linear"] = "linear"
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    generator: NetworkConfig = field(default_factory=NetworkConfig)
+    discriminator: NetworkConfig = field(default_factory=NetworkConfig)
+    mixture: MixtureConfig = field(default_factory=MixtureConfig)
+    eval_every: int = setting(2000, ge=1)
+    eval_samples: int = setting(2500, ge=1)
+    log_every: int = setting(50, ge=1)
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain nested dicts."""
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        """The config as YAML, as written to a run folder and read back by :func:`load_config`."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: typing.Sequence[str] = (),
+    base: dict[str, Any] | None = None,
+) -> Config:
+    """Build a validated :class:`Config` from defaults, a file, a dict and ``KEY=VALUE`` strings.
+
+    Later sources win: defaults < ``path`` < ``base`` < ``overrides``.
+    """
+    config = Config()
+    if path is not None:
+        apply_dict(config, read_config_file(path))
+    if base is not None:
+        apply_dict(config, base)
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"expected KEY=VALUE, got {override!r} (e.g. steps=2000)")
+        set_key(config, key.strip(), value.strip(), from_text=True)
+    validate(config)
+    return config
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON config file into a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found; check the path")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        reason = str(error).splitlines()[0]
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML/JSON: {reason}") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys to values")
+    return content
+
+
+def apply_dict(config: Config, values: dict[str, Any], prefix: str = "") -> None:
+    """Set every key of a (nested) dict on the config tree, checking names and types."""
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            apply_dict(config, value, prefix=f"{dotted}.")
+        else:
+            set_key(config, dotted, value, from_text=False)
+
+
+def set_key(config: Config, dotted: str, value: Any, *, from_text: bool) -> None:
+    """Set one dotted key, e.g. ``generator.lr``, converting and checking its type."""
+    *parents, name = dotted.split(".")
+    target: Any = config
+    for depth, parent in enumerate(parents):
+        path = ".".join(parents[: depth + 1])
+        hints = typing.get_type_hints(type(target))
+        if parent not in hints:
+            raise ConfigError(_unknown_key_message(path, list(hints)))
+        if not dataclasses.is_dataclass(hints[parent]):
+            raise ConfigError(f"config key {path!r} takes a single value, not a mapping")
+        target = getattr(target, parent)
+    hints = typing.get_type_hints(type(target))
+    if name not in hints:
+        raise ConfigError(_unknown_key_message(dotted, list(hints)))
+    if dataclasses.is_dataclass(hints[name]):
+        first = next(iter(typing.get_type_hints(hints[name])))
+        raise ConfigError(
+            f"config key {dotted!r} is a section; set one of its keys, e.g. {dotted}.{first}=..."
+        )
+    setattr(target, name, _convert(value, hints[name], dotted, from_text))
+
+
+def _unknown_key_message(dotted: str, known: list[str]) -> str:
+    name = dotted.rsplit(".", 1)[-1]
+    parent = dotted[: -len(name)]
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        hint = f"did you mean '{parent}{close[0]}'?"
+    else:
+        hint = "known keys: " + ", ".join(parent + key for key in known)
+    return f"unknown config key {dotted!r}; {hint}"
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _convert(value: Any, kind: Any, dotted: str, from_text: bool) -> Any:
+    """Convert ``value`` to the annotated type ``kind`` or raise a ConfigError naming the key."""
+    origin = typing.get_origin(kind)
+
+    def fail(expected: str) -> ConfigError:
+        return ConfigError(f"config key {dotted!r} expects {expected}, got {value!r}")
+
+    if origin is Literal:
+        choices = typing.get_args(kind)
+        if value not in choices:
+            raise ConfigError(
+                f"config key {dotted!r} must be one of "
+                f"{', '.join(map(str, choices))}; got {value!r}"
+            )
+        return value
+    if origin in (list, typing.List):  # noqa: UP006
+        (item_kind,) = typing.get_args(kind)
+        if from_text and isinstance(value, str):
+            text = value.strip().removeprefix("[").removesuffix("]")
+            value = [item.strip() for item in text.split(",") if item.strip()]
+        if not isinstance(value, list | tuple):
+            raise fail(f"a list of {item_kind.__name__}s")
+        return [_convert(item, item_kind, dotted, from_text) for item in value]
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"unsupported config type {kind}")  # not used by the schema
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if from_text and str(value).lower() in _TRUE | _FALSE:
+            return str(value).lower() in _TRUE
+        raise fail("true or false")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if from_text:
+            try:
+                return int(str(value))
+            except ValueError:
+                pass
+        raise fail("an integer")
+    if kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value)) if isinstance(value, str) else None
+            except ValueError:
+                number = None
+            if number is None:
+                raise fail("a number")
+        if not math.isfinite(number):
+            raise fail("a finite number")
+        return number
+    if kind is str:
+        if isinstance(value, str) and value:
+            return value
+        if from_text and value:
+            return str(value)
+        raise fail("a non-empty string")
+    raise TypeError(f"unsupported config type {kind}")
+
+
+def validate(config: Any, prefix: str = "") -> None:
+    """Check every numeric range in the tree, and the cross-field rules of each section."""
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        dotted = f"{prefix}{item.name}"
+        if dataclasses.is_dataclass(value):
+            validate(value, prefix=f"{dotted}.")
+            continue
+        for number in value if isinstance(value, list) else [value]:
+            _check_range(number, item.metadata, dotted)
+    if isinstance(config, NetworkConfig):
+        _check_network(config, prefix)
+    if isinstance(config, MixtureConfig):
+        _check_mixture(config, prefix)
+
+
+def _check_range(number: Any, bounds: typing.Mapping[str, float], dotted: str) -> None:
+    rules = {
+        "gt": (lambda a, b: a > b, ">"),
+        "ge": (lambda a, b: a >= b, ">="),
+        "lt": (lambda a, b: a < b, "<"),
+        "le": (lambda a, b: a <= b, "<="),
+    }
+    for key, bound in bounds.items():
+        holds, symbol = rules[key]
+        if not holds(number, bound):
+            raise ConfigError(f"config key {dotted!r} must be {symbol} {bound}; got {number}")
+
+
+def _check_network(network: NetworkConfig, prefix: str) -> None:
+    if not network.hidden or any(width < 1 for width in network.hidden):
+        raise ConfigError(
+            f"config key '{prefix}hidden' must list one or more positive layer "
+            f"widths, e.g. [256,256]; got {network.hidden}"
+        )
+    if len(network.betas) != 2 or not all(0 <= beta < 1 for beta in network.betas):
+        raise ConfigError(
+            f"config key '{prefix}betas' must be two numbers in [0, 1), "
+            f"e.g. [0.5,0.999]; got {network.betas}"
+        )
+
+
+def _check_mixture(mixture: MixtureConfig, prefix: str) -> None:
+    lengths = {len(mixture.means), len(mixture.stds), len(mixture.weights)}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ConfigError(
+            f"'{prefix}means', '{prefix}stds' and '{prefix}weights' must be "
+            "non-empty lists of the same length"
+        )
+    if any(std <= 0 for std in mixture.stds):
+        raise ConfigError(f"config key '{prefix}stds' must be positive; got {mixture.stds}")
+    if any(weight < 0 for weight in mixture.weights) or sum(mixture.weights) <= 0:
+        raise ConfigError(
+            f"config key '{prefix}weights' must be non-negative with a positive "
+            f"sum; got {mixture.weights}"
+        )

@@ -1,0 +1,69 @@
+"""Vector data as the trainer sees it: standardised minibatches, and the way back to data space."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from gankit.data.mixtures import GaussianMixture
+
+
+@dataclass
+class Standardizer:
+    """x -> (x - mean) / std per feature, so every data set reaches the networks at unit scale."""
+
+    mean: Tensor
+    std: Tensor
+
+    @classmethod
+    def fit(cls, points: Tensor) -> Standardizer:
+        std = points.std(dim=0)
+        return cls(points.mean(dim=0), torch.where(std > 0, std, torch.ones_like(std)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+    def inverse(self, x: Tensor) -> Tensor:
+        return x * self.std + self.mean
+
+
+@dataclass
+class VectorData:
+    """A source of d-dimensional training vectors.
+
+    Either ``density`` is a known distribution (every minibatch is a fresh draw from p_data),
+    or ``points`` is a finite data set (minibatches are drawn from it uniformly, with
+    replacement). Both give unbiased Monte Carlo estimates of the expectations over p_data.
+    """
+
+    name: str
+    standardizer: Standardizer
+    density: GaussianMixture | None = None
+    points: Tensor | None = None  # in data space
+
+    def __post_init__(self) -> None:
+        if (self.density is None) == (self.points is None):
+            raise ValueError("VectorData needs exactly one of density and points")
+        if self.points is not None:
+            self._standardised = self.standardizer.forward(self.points)
+
+    @property
+    def dim(self) -> int:
+        return self.density.dim if self.density is not None else self.points.shape[1]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """A minibatch of n standardised training vectors."""
+        if self.density is not None:
+            return self.standardizer.forward(self.density.sample(n, generator))
+        rows = torch.randint(len(self._standardised), (n,), generator=generator)
+        return self._standardised[rows]
+
+    def real_samples(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n real vectors in data space (for plots and metrics)."""
+        if self.density is not None:
+            return self.density.sample(n, generator)
+        if n >= len(self.points):
+            return self.points
+        return self.points[torch.randperm(len(self.points), generator=generator)[:n]]

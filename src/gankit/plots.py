@@ -1,0 +1,96 @@
+"""Pictures of a run: the loss curves, and samples over the real data or its exact density."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from gankit.data.vectors import VectorData
+
+FAKE_COLOUR, REAL_COLOUR = "tab:red", "tab:blue"
+
+
+def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
+    """Both losses, and mean D(x) and D(G(z)), against the step."""
+    steps = [r["step"] for r in records]
+    figure, (losses, outputs) = plt.subplots(1, 2, figsize=(10, 3.6))
+    losses.plot(steps, [r["loss_d"] for r in records], label="L_D")
+    losses.plot(steps, [r["loss_g"] for r in records], label="L_G")
+    losses.axhline(np.log(4), color="grey", lw=0.8, ls="--", label="log 4 (L_D at D = 1/2)")
+    losses.set(xlabel="step", title="losses")
+    outputs.plot(steps, [r["d_real"] for r in records], label="mean D(x)", color=REAL_COLOUR)
+    outputs.plot(steps, [r["d_fake"] for r in records], label="mean D(G(z))", color=FAKE_COLOUR)
+    outputs.axhline(0.5, color="grey", lw=0.8, ls="--", label="1/2 (p_g = p_data)")
+    outputs.set(xlabel="step", ylim=(0, 1), title="discriminator outputs")
+    for axes in (losses, outputs):
+        axes.legend(fontsize=8)
+    _save(figure, path)
+
+
+def plot_samples(samples: np.ndarray, data: VectorData, path: Path, title: str = "") -> None:
+    """1D: histogram over the density; 2D and up: scatter (first two features) over the data."""
+    figure, axes = plt.subplots(figsize=(5.2, 5.2) if samples.shape[1] > 1 else (7, 3.6))
+    if samples.shape[1] == 1:
+        _histogram(axes, samples[:, 0], data)
+    else:
+        _scatter(axes, samples, data)
+    axes.set_title(title or f"{len(samples)} samples of G on {data.name}")
+    _save(figure, path)
+
+
+def _histogram(axes: plt.Axes, samples: np.ndarray, data: VectorData) -> None:
+    real = data.real_samples(max(len(samples), 10_000), torch.Generator().manual_seed(0))
+    low, high = np.percentile(np.concatenate([samples, real[:, 0].numpy()]), [0.1, 99.9])
+    margin = 0.1 * (high - low)
+    bins = np.linspace(low - margin, high + margin, 120)
+    axes.hist(samples, bins=bins, density=True, alpha=0.6, color=FAKE_COLOUR, label="G(z)")
+    if data.density is not None:
+        grid = torch.linspace(bins[0], bins[-1], 800, dtype=torch.float64)[:, None]
+        axes.plot(
+            grid[:, 0], data.density.log_prob(grid).exp(), color=REAL_COLOUR, label="p_data (exact)"
+        )
+    else:
+        axes.hist(
+            real[:, 0].numpy(),
+            bins=bins,
+            density=True,
+            histtype="step",
+            color=REAL_COLOUR,
+            label="real",
+        )
+    axes.set(xlabel="x", ylabel="density")
+    axes.legend()
+
+
+def _scatter(axes: plt.Axes, samples: np.ndarray, data: VectorData) -> None:
+    if data.density is not None and data.dim == 2:
+        span = np.abs(data.density.means.numpy()).max() + 4 * data.density.stds.max().item() + 0.5
+        ticks = torch.linspace(-span, span, 300, dtype=torch.float64)
+        xx, yy = torch.meshgrid(ticks, ticks, indexing="xy")
+        log_density = data.density.log_prob(torch.stack([xx.ravel(), yy.ravel()], 1))
+        levels = log_density.max().item() - np.array([12.0, 8.0, 4.5, 2.0])  # 4.9, 4, 3, 2 sigma
+        axes.contour(
+            xx, yy, log_density.reshape(xx.shape), levels=levels, colors=REAL_COLOUR, linewidths=0.7
+        )
+        axes.plot([], [], color=REAL_COLOUR, lw=0.7, label="p_data (exact contours)")
+        axes.set(xlim=(-span, span), ylim=(-span, span))
+    else:
+        real = data.real_samples(len(samples), torch.Generator().manual_seed(0)).numpy()
+        axes.scatter(real[:, 0], real[:, 1], s=3, alpha=0.4, color=REAL_COLOUR, label="real")
+    axes.scatter(samples[:, 0], samples[:, 1], s=3, alpha=0.5, color=FAKE_COLOUR, label="G(z)")
+    axes.set(xlabel="x1", ylabel="x2", aspect="equal")
+    axes.legend(loc="upper right", fontsize=8)
+
+
+def _save(figure: plt.Figure, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,122 @@
+"""``gankit.train``: from a config to a finished run folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.config import Config, load_config
+from gankit.data import load_data
+from gankit.errors import GankitError
+from gankit.metrics import evaluate_samples
+from gankit.nets import build_discriminator, build_generator
+from gankit.objectives import OBJECTIVES
+from gankit.plots import plot_losses, plot_samples
+from gankit.run import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, Run
+from gankit.train.callbacks import MetricsLog, ProgressBar
+from gankit.train.engine import Trainer
+
+
+def train(
+    config: Config | dict[str, Any] | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+) -> Run:
+    """Train a GAN and write its run folder; returns the trained :class:`~gankit.run.Run`.
+
+    Args:
+        config: a :class:`Config`, or a dict of settings over the defaults, nested or with
+            dotted keys, e.g. ``{"data": "grid25", "steps": 4000, "generator.lr": 1e-4}``.
+        out: the run folder; default ``runs/<data>-<time>``. An existing run folder is
+            refused unless ``overwrite`` is true.
+    """
+    if not isinstance(config, Config):
+        config = load_config(base=config)
+    torch.manual_seed(config.seed)
+    data = load_data(config)
+    if Path(config.data).exists():
+        config.data = str(Path(config.data).resolve())  # the run folder must find it again
+    directory = prepare_run_folder(out or default_run_folder(data.name), overwrite)
+    (directory / CONFIG_FILE).write_text(config.to_yaml())
+
+    generator = build_generator(config, data.dim)
+    discriminator = build_discriminator(config, data.dim)
+    trainer = Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss])
+    eval_noise = trainer.sample_noise(
+        config.eval_samples, torch.Generator().manual_seed(config.seed)
+    )
+
+    @torch.no_grad()
+    def evaluate() -> dict[str, Any]:
+        sampler = trainer.sampling_generator.eval()
+        samples = data.standardizer.inverse(sampler(eval_noise))
+        sampler.train()
+        return evaluate_samples(samples, data, seed=config.seed)
+
+    log = MetricsLog(directory / METRICS_FILE)
+    progress = ProgressBar(config.steps, enabled=config.progress)
+    started = time.perf_counter()
+    try:
+        trainer.fit(config.steps, hooks=[log, progress], evaluate=evaluate)
+    finally:
+        progress.close()
+        log.close()
+    seconds = time.perf_counter() - started
+
+    run = Run(config, data.standardizer, trainer.sampling_generator, discriminator, data=data)
+    run.save(directory)
+    summary = {
+        **log.records[-1],
+        "seconds": round(seconds, 2),
+        "steps_per_second": round(config.steps / seconds, 1),
+    }
+    (directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    plot_losses(log.records, directory / "losses.png")
+    plot_samples(
+        run.sample(config.eval_samples, seed=config.seed),
+        data,
+        directory / "samples.png",
+        title=f"{data.name}: G after {config.steps} steps",
+    )
+    return run
+
+
+def default_run_folder(name: str) -> Path:
+    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_run_folder(directory: str | Path, overwrite: bool) -> Path:
+    """Create the run folder; refuse to touch an existing non-empty one unless asked."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise GankitError(f"--out {str(directory)!r} is a file; choose a folder path")
+    if directory.is_dir() and any(directory.iterdir()):
+        if not overwrite:
+            raise GankitError(
+                f"run folder {str(directory)!r} already exists; choose another "
+                "--out or pass --overwrite to replace it"
+            )
+        if not (directory / CONFIG_FILE).is_file():
+            raise GankitError(
+                f"{str(directory)!r} is not a gankit run folder; refusing to "
+                "overwrite it, choose another --out"
+            )
+        shutil.rmtree(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / ".write-test").touch()
+        (directory / ".write-test").unlink()
+    except OSError as error:
+        raise GankitError(
+            f"cannot write the run folder {str(directory)!r} "
+            f"({error.strerror}); choose a writable --out"
+        ) from None
+    return directory
+
+
+__all__ = ["Trainer", "train"]

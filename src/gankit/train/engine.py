@@ -1,0 +1,171 @@
+"""The training engine: alternating gradient steps on the GAN game.
+
+    min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]
+
+Each step takes ``d_steps`` discriminator steps, each on a fresh minibatch of real data
+and noise (the Monte Carlo estimates of the expectations), then one generator step on
+fresh noise. The losses themselves live in :mod:`gankit.objectives`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from gankit.config import Config, NetworkConfig
+from gankit.data.vectors import VectorData
+from gankit.objectives import Objective, r1_penalty
+
+STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
+"""Logged per step: both losses, mean D(x) on real data and mean D(G(z)), from the D step."""
+
+Hook = Callable[[dict[str, Any]], None]
+
+
+def make_optimizer(module: nn.Module, settings: NetworkConfig) -> torch.optim.Optimizer:
+    """Adam or SGD for one network, from its section of the config."""
+    if settings.optimizer == "adam":
+        # The fused kernel does the whole update in one pass (CPU and CUDA): ~2x faster steps.
+        return torch.optim.Adam(
+            module.parameters(), lr=settings.lr, betas=tuple(settings.betas), fused=True
+        )
+    return torch.optim.SGD(module.parameters(), lr=settings.lr, momentum=settings.momentum)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Stop gradients into ``module``'s parameters (gradients still flow through it)."""
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        module.requires_grad_(True)
+
+
+class Trainer:
+    """Holds G, D, their optimizers and random streams, and takes alternating steps."""
+
+    def __init__(
+        self,
+        config: Config,
+        data: VectorData,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        objective: Objective,
+    ) -> None:
+        self.config = config
+        self.data = data
+        self.generator = generator
+        self.discriminator = discriminator
+        self.objective = objective
+        self.g_optimizer = make_optimizer(generator, config.generator)
+        self.d_optimizer = make_optimizer(discriminator, config.discriminator)
+        # Separate seeded streams, so that evaluation or logging never shifts the training data.
+        self.data_rng = torch.Generator().manual_seed(config.seed)
+        self.noise_rng = torch.Generator().manual_seed(config.seed + 1)
+        self.ema = (
+            AveragedModel(
+                generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True
+            )
+            if config.ema > 0
+            else None
+        )
+        self.schedulers = [
+            torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
+            for optimizer in (self.g_optimizer, self.d_optimizer)
+        ]
+        self.step = 0
+
+    def _lr_factor(self, step: int) -> float:
+        """Learning-rate multiplier: constant, or decaying linearly to 0 at ``config.steps``."""
+        if self.config.lr_decay == "linear":
+            return max(0.0, 1 - step / self.config.steps)
+        return 1.0
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator to sample and evaluate with: the EMA of G's weights when enabled."""
+        return self.ema.module if self.ema is not None else self.generator
+
+    def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """z ~ p_z: N(0, I) or U(-1, 1)^dim."""
+        shape = (n, self.config.noise.dim)
+        rng = generator or self.noise_rng
+        if self.config.noise.prior == "uniform":
+            return torch.rand(shape, generator=rng) * 2 - 1
+        return torch.randn(shape, generator=rng)
+
+    def discriminator_step(self) -> tuple[Tensor, Tensor, Tensor]:
+        """One gradient step on L_D; G is not updated. Returns (L_D, real logits, fake logits)."""
+        batch = self.config.batch_size
+        real = self.data.sample(batch, self.data_rng).requires_grad_(self.config.r1 > 0)
+        with torch.no_grad():
+            fake = self.generator(self.sample_noise(batch))
+        real_logits = self.discriminator(real)
+        fake_logits = self.discriminator(fake)
+        loss = self.objective.discriminator(real_logits, fake_logits)
+        if self.config.r1 > 0:
+            loss = loss + self.config.r1 * r1_penalty(real_logits, real)
+        self.d_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.d_optimizer.step()
+        return loss.detach(), real_logits.detach(), fake_logits.detach()
+
+    def generator_step(self) -> Tensor:
+        """One gradient step on L_G through a frozen D; D is not updated. Returns L_G."""
+        with frozen(self.discriminator):
+            fake = self.generator(self.sample_noise(self.config.batch_size))
+            fake_logits = self.discriminator(fake)
+            loss = self.objective.generator(fake_logits)
+            self.g_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        self.g_optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
+        return loss.detach()
+
+    def train_step(self) -> Tensor:
+        """k D steps, then one G step. Returns the stats named by STAT_NAMES."""
+        for _ in range(self.config.d_steps):
+            loss_d, real_logits, fake_logits = self.discriminator_step()
+        loss_g = self.generator_step()
+        for scheduler in self.schedulers:
+            scheduler.step()
+        self.step += 1
+        return torch.stack(
+            [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
+        )
+
+    def fit(
+        self,
+        steps: int,
+        hooks: Sequence[Hook] = (),
+        evaluate: Callable[[], dict[str, float]] | None = None,
+    ) -> None:
+        """Train until ``self.step == steps``.
+
+        Every ``log_every`` steps the stats averaged since the last record are passed to each
+        hook as ``{"step": ..., "loss_d": ..., ...}``; every ``eval_every`` steps and at the
+        end, ``evaluate()`` adds its metrics to that record.
+        """
+        log_every, eval_every = self.config.log_every, self.config.eval_every
+        running, count = torch.zeros(len(STAT_NAMES)), 0
+        while self.step < steps:
+            running += self.train_step()
+            count += 1
+            last = self.step == steps
+            if self.step % log_every and self.step % eval_every and not last:
+                continue
+            record: dict[str, Any] = {"step": self.step}
+            record.update(zip(STAT_NAMES, (running / count).tolist(), strict=True))
+            running.zero_()
+            count = 0
+            if evaluate is not None and (self.step % eval_every == 0 or last):
+                record.update(evaluate())
+            for hook in hooks:
+                hook(record)

@@ -1,0 +1,23 @@
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    torch.manual_seed(0)
+
+
+def tiny(**overrides: object) -> dict:
+    """A config small enough for a unit test to train in about a second."""
+    settings = {
+        "steps": 40,
+        "batch_size": 64,
+        "log_every": 10,
+        "eval_every": 20,
+        "eval_samples": 500,
+        "progress": False,
+        "generator.hidden": [32, 32],
+        "discriminator.hidden": [32, 32],
+    }
+    settings.update(overrides)
+    return settings
