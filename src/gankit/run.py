@@ -18,6 +18,7 @@ from gankit.data.vectors import Standardizer, VectorData
 from gankit.errors import GankitError
 from gankit.metrics import evaluate_samples
 from gankit.nets import build_discriminator, build_generator
+from gankit.nets.prior import sample_prior
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.safetensors"
@@ -60,12 +61,7 @@ class Run:
         """n samples G(z) in data units, as (n, d) float32; the same seed gives the same samples."""
         if n < 1:
             raise GankitError(f"the number of samples must be at least 1; got {n}")
-        rng = torch.Generator().manual_seed(seed)
-        shape = (n, self.config.noise.dim)
-        if self.config.noise.prior == "uniform":
-            z = torch.rand(shape, generator=rng) * 2 - 1
-        else:
-            z = torch.randn(shape, generator=rng)
+        z = sample_prior(n, self.config.noise, torch.Generator().manual_seed(seed))
         return self.standardizer.inverse(self.generator(z)).numpy()
 
     def evaluate(self, samples: np.ndarray | None = None, seed: int = 0) -> dict[str, Any]:

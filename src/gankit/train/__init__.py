@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -39,8 +40,8 @@ def train(
         config = load_config(base=config)
     torch.manual_seed(config.seed)
     data = load_data(config)
-    if Path(config.data).exists():
-        config.data = str(Path(config.data).resolve())  # the run folder must find it again
+    if Path(config.data).exists():  # a user's file: the run folder must find it again
+        config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
     directory = prepare_run_folder(out or default_run_folder(data.name), overwrite)
     (directory / CONFIG_FILE).write_text(config.to_yaml())
 

@@ -19,6 +19,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gankit.config import Config, NetworkConfig
 from gankit.data.vectors import VectorData
+from gankit.nets.prior import sample_prior
 from gankit.objectives import Objective, r1_penalty
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
@@ -93,12 +94,8 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.generator
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ p_z: N(0, I) or U(-1, 1)^dim."""
-        shape = (n, self.config.noise.dim)
-        rng = generator or self.noise_rng
-        if self.config.noise.prior == "uniform":
-            return torch.rand(shape, generator=rng) * 2 - 1
-        return torch.randn(shape, generator=rng)
+        """z ~ p_z from the trainer's noise stream (or from ``generator``)."""
+        return sample_prior(n, self.config.noise, generator or self.noise_rng)
 
     def discriminator_step(self) -> tuple[Tensor, Tensor, Tensor]:
         """One gradient step on L_D; G is not updated. Returns (L_D, real logits, fake logits)."""
