@@ -24,6 +24,14 @@ def run_dir(tmp_path_factory):
     return out
 
 
+def test_overrides_may_come_before_and_after_options(tmp_path) -> None:
+    out = tmp_path / "mixed"
+    argv = ["train", "steps=5", "--out", str(out), "seed=3", *TINY[1:]]
+    assert main(argv) == 0
+    assert "seed: 3" in (out / "config.yaml").read_text()
+    assert "steps: 5" in (out / "config.yaml").read_text()
+
+
 def test_train_writes_a_complete_run_folder(run_dir) -> None:
     names = {p.name for p in run_dir.iterdir()}
     assert {
@@ -86,6 +94,8 @@ def test_an_existing_run_folder_is_never_overwritten_unless_asked(run_dir, capsy
         (["sample", "no-such-run", "-o", "x.png"], "use a file ending in .npy"),
         (["sample", "x"], "the following arguments are required: -o/--out"),
         (["fly"], "invalid choice: 'fly'"),
+        (["sample", "run", "-o", "x.npy", "n=3"], "unrecognized arguments: n=3"),
+        (["train", "--out"], "argument --out: expected one argument"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, capsys) -> None:
