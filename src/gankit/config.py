@@ -77,6 +77,7 @@ class Config:
     loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
     ema: float = setting(0.999, ge=0, lt=1)
     r1: float = setting(1.0, ge=0)
+    r1_every: int = setting(4, ge=1)
     lr_decay: Literal["constant", "linear"] = "linear"
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     generator: NetworkConfig = field(default_factory=NetworkConfig)

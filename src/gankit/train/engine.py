@@ -15,12 +15,12 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gankit.config import Config, NetworkConfig
 from gankit.data.vectors import VectorData
 from gankit.nets.prior import sample_prior
 from gankit.objectives import Objective, r1_penalty
+from gankit.train.ema import EMA
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
 """Logged per step: both losses, mean D(x) on real data and mean D(G(z)), from the D step."""
@@ -69,13 +69,7 @@ class Trainer:
         # Separate seeded streams, so that evaluation or logging never shifts the training data.
         self.data_rng = torch.Generator().manual_seed(config.seed)
         self.noise_rng = torch.Generator().manual_seed(config.seed + 1)
-        self.ema = (
-            AveragedModel(
-                generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True
-            )
-            if config.ema > 0
-            else None
-        )
+        self.ema = EMA(generator, config.ema) if config.ema > 0 else None
         self.schedulers = [
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
             for optimizer in (self.g_optimizer, self.d_optimizer)
@@ -97,19 +91,24 @@ class Trainer:
         """z ~ p_z from the trainer's noise stream (or from ``generator``)."""
         return sample_prior(n, self.config.noise, generator or self.noise_rng)
 
-    def discriminator_step(self) -> tuple[Tensor, Tensor, Tensor]:
-        """One gradient step on L_D; G is not updated. Returns (L_D, real logits, fake logits)."""
+    def discriminator_step(self, regularize: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """One gradient step on L_D (+ R1 if ``regularize``); G is not updated.
+
+        Returns (L_D without the penalty, real logits, fake logits).
+        """
         batch = self.config.batch_size
-        real = self.data.sample(batch, self.data_rng).requires_grad_(self.config.r1 > 0)
+        real = self.data.sample(batch, self.data_rng).requires_grad_(regularize)
         with torch.no_grad():
             fake = self.generator(self.sample_noise(batch))
         real_logits = self.discriminator(real)
         fake_logits = self.discriminator(fake)
         loss = self.objective.discriminator(real_logits, fake_logits)
-        if self.config.r1 > 0:
-            loss = loss + self.config.r1 * r1_penalty(real_logits, real)
+        total = loss
+        if regularize:
+            # Lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every to compensate.
+            total = loss + self.config.r1 * self.config.r1_every * r1_penalty(real_logits, real)
         self.d_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         self.d_optimizer.step()
         return loss.detach(), real_logits.detach(), fake_logits.detach()
 
@@ -123,13 +122,15 @@ class Trainer:
             loss.backward()
         self.g_optimizer.step()
         if self.ema is not None:
-            self.ema.update_parameters(self.generator)
+            self.ema.update(self.generator)
         return loss.detach()
 
     def train_step(self) -> Tensor:
         """k D steps, then one G step. Returns the stats named by STAT_NAMES."""
-        for _ in range(self.config.d_steps):
-            loss_d, real_logits, fake_logits = self.discriminator_step()
+        for index in range(self.config.d_steps):
+            d_update = self.step * self.config.d_steps + index
+            regularize = self.config.r1 > 0 and d_update % self.config.r1_every == 0
+            loss_d, real_logits, fake_logits = self.discriminator_step(regularize)
         loss_g = self.generator_step()
         for scheduler in self.schedulers:
             scheduler.step()
