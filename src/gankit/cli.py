@@ -1,4 +1,4 @@
-"""The command line: ``gankit train | sample | evaluate``.
+"""The command line: ``gankit train | sample | evaluate | theory``.
 
 Exit status 0 on success, 2 on bad input (one line on stderr), 1 on an internal error.
 """
@@ -54,6 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--samples", type=Path, help="score this .npy/.npz/.csv file instead of fresh samples of G"
     )
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+
+    theory = commands.add_parser(
+        "theory", help="check GAN theory by experiment: D*, V(D*, G), training, saturation"
+    )
+    theory.add_argument(
+        "checks",
+        nargs="*",
+        metavar="CHECK",
+        help="optimal-d, value, training or saturation (default: all of them)",
+    )
+    theory.add_argument(
+        "--out", type=Path, default=Path("runs/theory"), help="figures folder (default runs/theory)"
+    )
+    theory.add_argument("--json", type=Path, help="also write every check's results to this file")
+    theory.add_argument("--fast", action="store_true", help="seconds, not minutes: less training")
     return parser
 
 
@@ -148,7 +163,29 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "sample": _sample, "evaluate": _evaluate}
+def _theory(args: argparse.Namespace) -> int:
+    from gankit.theory import run_checks
+
+    if args.json is not None and args.json.is_dir():
+        raise GankitError(f"--json {str(args.json)!r} is a folder; give a file path")
+    results = {}
+    for report in run_checks(args.checks, args.out, fast=args.fast):
+        print(report.table())
+        print(f"figures in {args.out}: " + ", ".join(path.name for path in report.figures) + "\n")
+        results[report.check] = report.to_json()
+    if args.json is not None:
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        except OSError as error:
+            raise GankitError(
+                f"cannot write {str(args.json)!r} ({error.strerror}); choose a writable path"
+            ) from None
+        print(f"results in {args.json}")
+    return 0
+
+
+COMMANDS = {"train": _train, "sample": _sample, "evaluate": _evaluate, "theory": _theory}
 
 if __name__ == "__main__":
     sys.exit(main())

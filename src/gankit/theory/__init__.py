@@ -1,0 +1,83 @@
+"""``gankit theory``: the classic GAN derivations, checked by experiments a student can run.
+
+    optimal-d   D trained against a fixed p_g approaches D* = p_data / (p_data + p_g)
+    value       V(D*, G) = -log 4 + 2 JS(p_data || p_g), both sides by quadrature
+    training    a GAN on a 1D mixture: p_g, D against D*, JS and V over training
+    saturation  G's gradient under log(1 - D(G(z))) vanishes as D rejects G; -log D(G(z))'s does not
+
+Each check returns a :class:`~gankit.theory.report.Report` (a table of measured numbers) and
+draws its PNG figures into ``out``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+from gankit.errors import GankitError
+from gankit.theory import optimal_d, saturation, training, value
+from gankit.theory.report import Report
+
+CHECKS: dict[str, Callable[[Path, bool], Report]] = {
+    "optimal-d": optimal_d.run,
+    "value": value.run,
+    "training": training.run,
+    "saturation": saturation.run,
+}
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread: the checks' tensors (1e3 to 1e4 numbers) are too small for more.
+
+    Thread start-up then costs more than it saves, and far more on a busy machine.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def check_names(names: Sequence[str]) -> list[str]:
+    """The checks to run, in the order given (all of them when none is named)."""
+    for name in names:
+        if name not in CHECKS:
+            close = difflib.get_close_matches(name, CHECKS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise GankitError(f"unknown check {name!r}; {hint}choose from {', '.join(CHECKS)}")
+    return list(dict.fromkeys(names)) or list(CHECKS)
+
+
+def run_checks(
+    names: Sequence[str] = (), out: str | Path = "runs/theory", fast: bool = False
+) -> Iterator[Report]:
+    """The reports of the named checks (default all), each run as it is asked for.
+
+    Names and ``out`` are checked at once; figures go into ``out``. ``fast`` shrinks the
+    training in optimal-d, training and saturation to a few seconds.
+    """
+    selected = check_names(names)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise GankitError(
+            f"cannot write to --out {str(out)!r} ({error.strerror}); choose a writable folder"
+        ) from None
+    return _run(selected, out, fast)
+
+
+def _run(selected: list[str], out: Path, fast: bool) -> Iterator[Report]:
+    for name in selected:
+        with single_thread():
+            report = CHECKS[name](out, fast)
+        yield report
+
+
+__all__ = ["CHECKS", "Report", "check_names", "run_checks", "single_thread"]
