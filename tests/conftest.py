@@ -1,10 +1,17 @@
+from collections.abc import Iterator
+
 import pytest
 import torch
 
+from gankit.threads import torch_threads
+
 
 @pytest.fixture(autouse=True)
-def _seeded() -> None:
+def _seeded_single_thread() -> Iterator[None]:
+    """Every test starts from the same seed, on one torch thread (fastest for these sizes)."""
     torch.manual_seed(0)
+    with torch_threads(1):
+        yield
 
 
 def tiny(**overrides: object) -> dict:

@@ -109,3 +109,20 @@ def test_fit_logs_every_log_every_steps_and_evaluates_on_schedule() -> None:
     assert [r["step"] for r in records] == [10, 20, 30, 40]
     assert ["metric" in r for r in records] == [False, True, False, True]
     assert set(records[0]) == {"step", "loss_d", "loss_g", "d_real", "d_fake"}
+
+
+def test_a_packed_discriminator_judges_m_samples_at_once() -> None:
+    trainer = make_trainer(pack=4, batch_size=64)
+    x = torch.randn(64, 2)
+    logits = trainer.discriminator(x)
+    assert logits.shape == (16,)
+    inner = trainer.discriminator.discriminator
+    assert torch.allclose(logits[1], inner(x[4:8].reshape(1, 8))[0])
+    trainer.fit(3)
+
+
+def test_pack_must_divide_the_batch() -> None:
+    from gankit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must be a multiple of pack"):
+        load_config(base=tiny(pack=3, batch_size=64))

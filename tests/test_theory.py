@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from gankit.cli import main
-from gankit.theory import single_thread
 from gankit.theory.exact import (
     integrate,
     integration_grid,
@@ -21,12 +20,6 @@ from gankit.theory.training import FAST_SETTINGS, train_with_snapshots
 from gankit.theory.value import exact_value
 
 LOG_4 = math.log(4)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
 
 
 def exact(p_data, p_g):

@@ -70,23 +70,27 @@ class Config:
     """Everything a training run needs. ``data``, ``steps`` and ``seed`` always exist."""
 
     data: str = "ring8"
-    steps: int = setting(12000, ge=1)
+    steps: int = setting(24000, ge=1)
     seed: int = setting(0, ge=0)
-    batch_size: int = setting(256, ge=1)
+    batch_size: int = setting(128, ge=1)
     d_steps: int = setting(1, ge=1)
+    pack: int = setting(1, ge=1)
     loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
     ema: float = setting(0.999, ge=0, lt=1)
     r1: float = setting(1.0, ge=0)
     r1_every: int = setting(4, ge=1)
     lr_decay: Literal["constant", "linear"] = "linear"
     noise: NoiseConfig = field(default_factory=NoiseConfig)
-    generator: NetworkConfig = field(default_factory=NetworkConfig)
+    generator: NetworkConfig = field(
+        default_factory=lambda: NetworkConfig(activation="relu", batch_norm=True)
+    )
     discriminator: NetworkConfig = field(default_factory=NetworkConfig)
     mixture: MixtureConfig = field(default_factory=MixtureConfig)
-    eval_every: int = setting(2000, ge=1)
+    eval_every: int = setting(4000, ge=1)
     eval_samples: int = setting(2500, ge=1)
     log_every: int = setting(50, ge=1)
     progress: bool = True
+    threads: int = setting(1, ge=0)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain nested dicts."""
@@ -261,6 +265,11 @@ def validate(config: Any, prefix: str = "") -> None:
         _check_network(config, prefix)
     if isinstance(config, MixtureConfig):
         _check_mixture(config, prefix)
+    if isinstance(config, Config) and config.batch_size % config.pack:
+        raise ConfigError(
+            f"batch_size ({config.batch_size}) must be a multiple of pack "
+            f"({config.pack}): D judges pack samples at a time"
+        )
 
 
 def _check_range(number: Any, bounds: typing.Mapping[str, float], dotted: str) -> None:

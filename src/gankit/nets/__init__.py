@@ -6,6 +6,7 @@ from torch import nn
 
 from gankit.config import Config
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
+from gankit.nets.pack import PackedDiscriminator
 
 
 def build_generator(config: Config, data_dim: int) -> nn.Module:
@@ -15,9 +16,18 @@ def build_generator(config: Config, data_dim: int) -> nn.Module:
 
 
 def build_discriminator(config: Config, data_dim: int) -> nn.Module:
-    """D, returning logits."""
+    """D, returning logits; packed (PacGAN) when ``config.pack`` > 1."""
     net = config.discriminator
-    return MLPDiscriminator(data_dim, net.hidden, net.activation, net.batch_norm)
+    discriminator = MLPDiscriminator(
+        data_dim * config.pack, net.hidden, net.activation, net.batch_norm
+    )
+    return PackedDiscriminator(discriminator, config.pack) if config.pack > 1 else discriminator
 
 
-__all__ = ["MLPDiscriminator", "MLPGenerator", "build_discriminator", "build_generator"]
+__all__ = [
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "PackedDiscriminator",
+    "build_discriminator",
+    "build_generator",
+]

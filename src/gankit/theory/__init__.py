@@ -11,16 +11,14 @@ draws its PNG figures into ``out``.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import torch
-
 from gankit.errors import GankitError
 from gankit.theory import optimal_d, saturation, training, value
 from gankit.theory.report import Report
+from gankit.threads import torch_threads
 
 CHECKS: dict[str, Callable[[Path, bool], Report]] = {
     "optimal-d": optimal_d.run,
@@ -28,20 +26,6 @@ CHECKS: dict[str, Callable[[Path, bool], Report]] = {
     "training": training.run,
     "saturation": saturation.run,
 }
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread: the checks' tensors (1e3 to 1e4 numbers) are too small for more.
-
-    Thread start-up then costs more than it saves, and far more on a busy machine.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def check_names(names: Sequence[str]) -> list[str]:
@@ -75,9 +59,9 @@ def run_checks(
 
 def _run(selected: list[str], out: Path, fast: bool) -> Iterator[Report]:
     for name in selected:
-        with single_thread():
+        with torch_threads(1):  # tensors of 1e3 to 1e4 numbers: one thread is fastest
             report = CHECKS[name](out, fast)
         yield report
 
 
-__all__ = ["CHECKS", "Report", "check_names", "run_checks", "single_thread"]
+__all__ = ["CHECKS", "Report", "check_names", "run_checks"]

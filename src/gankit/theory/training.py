@@ -44,6 +44,10 @@ SETTINGS: dict[str, Any] = {
     "steps": 3000,
     "loss": "nonsaturating",
     "r1": 0.1,
+    "batch_size": 256,
+    "generator.activation": "leaky_relu",  # pinned: the check must not drift with the defaults
+    "generator.batch_norm": False,
+    "r1_every": 1,
     "ema": 0.0,  # snapshots show the G that D is playing against, not its average
     "progress": False,
     "generator.hidden": [64, 64],

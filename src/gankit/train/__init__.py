@@ -19,6 +19,7 @@ from gankit.nets import build_discriminator, build_generator
 from gankit.objectives import OBJECTIVES
 from gankit.plots import plot_losses, plot_samples
 from gankit.run import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, Run
+from gankit.threads import torch_threads
 from gankit.train.callbacks import MetricsLog, ProgressBar
 from gankit.train.engine import Trainer
 
@@ -63,7 +64,8 @@ def train(
     progress = ProgressBar(config.steps, enabled=config.progress)
     started = time.perf_counter()
     try:
-        trainer.fit(config.steps, hooks=[log, progress], evaluate=evaluate)
+        with torch_threads(config.threads):
+            trainer.fit(config.steps, hooks=[log, progress], evaluate=evaluate)
     finally:
         progress.close()
         log.close()
