@@ -53,6 +53,16 @@ class VectorData:
     def dim(self) -> int:
         return self.density.dim if self.density is not None else self.points.shape[1]
 
+    @property
+    def shape(self) -> tuple[int]:
+        """The shape of one sample, (d,)."""
+        return (self.dim,)
+
+    @property
+    def num_classes(self) -> int:
+        """Vectors carry no class labels."""
+        return 0
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """A minibatch of n standardised training vectors."""
         if self.density is not None:
