@@ -5,6 +5,11 @@
 Each step takes ``d_steps`` discriminator steps, each on a fresh minibatch of real data
 and noise (the Monte Carlo estimates of the expectations), then one generator step on
 fresh noise. The losses themselves live in :mod:`gankit.objectives`.
+
+A conditional GAN draws each real minibatch with its labels, and G makes fakes of the same
+classes for D's step (of classes drawn like the training labels for G's step). Every image
+D sees, real or fake, goes through :meth:`Trainer.run_discriminator`, where augmentation
+(:mod:`gankit.augment`) is applied.
 """
 
 from __future__ import annotations
@@ -16,14 +21,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from gankit.augment import Augment
 from gankit.config import Config, NetworkConfig
+from gankit.data import ImageData, class_count
 from gankit.data.vectors import VectorData
+from gankit.errors import ConfigError
 from gankit.nets.prior import sample_prior
-from gankit.objectives import Objective, r1_penalty
+from gankit.objectives import Objective, gradient_penalty, r1_penalty
 from gankit.train.ema import EMA
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
-"""Logged per step: both losses, mean D(x) on real data and mean D(G(z)), from the D step."""
+"""Logged per step: both losses, mean D(x) on real data and mean D(G(z)), from the D step;
+and ``augment_p``, the augmentation probability, when images are augmented."""
 
 Hook = Callable[[dict[str, Any]], None]
 
@@ -54,7 +63,7 @@ class Trainer:
     def __init__(
         self,
         config: Config,
-        data: VectorData,
+        data: VectorData | ImageData,
         generator: nn.Module,
         discriminator: nn.Module,
         objective: Objective,
@@ -69,7 +78,13 @@ class Trainer:
         # Separate seeded streams, so that evaluation or logging never shifts the training data.
         self.data_rng = torch.Generator().manual_seed(config.seed)
         self.noise_rng = torch.Generator().manual_seed(config.seed + 1)
+        self.augment_rng = torch.Generator().manual_seed(config.seed + 2)
         self.ema = EMA(generator, config.ema) if config.ema > 0 else None
+        self.num_classes = class_count(config, data)
+        if config.augment.policy and len(data.shape) != 3:
+            raise ConfigError("augment.policy augments images; this data is vectors")
+        self.augment = Augment(config.augment, config.batch_size) if config.augment.policy else None
+        self.stat_names = STAT_NAMES + (("augment_p",) if self.augment else ())
         self.schedulers = [
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
             for optimizer in (self.g_optimizer, self.d_optimizer)
@@ -91,22 +106,45 @@ class Trainer:
         """z ~ p_z from the trainer's noise stream (or from ``generator``)."""
         return sample_prior(n, self.config.noise, generator or self.noise_rng)
 
-    def discriminator_step(self, regularize: bool = False) -> tuple[Tensor, Tensor, Tensor]:
-        """One gradient step on L_D (+ R1 if ``regularize``); G is not updated.
+    def real_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
+        """n real training samples, and their labels when the GAN is conditional."""
+        if self.num_classes:
+            return self.data.sample_labelled(n, self.data_rng)
+        return self.data.sample(n, self.data_rng), None
 
-        Returns (L_D without the penalty, real logits, fake logits).
+    def generate(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        """G(z), or G(z, y) for a conditional GAN."""
+        return self.generator(z) if labels is None else self.generator(z, labels)
+
+    def run_discriminator(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        """D's logits for x: the one place D sees data, so augmentation reaches real and fake."""
+        if self.augment is not None:
+            x = self.augment(x, self.augment_rng)
+        return self.discriminator(x) if labels is None else self.discriminator(x, labels)
+
+    def discriminator_step(self, regularize: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """One gradient step on L_D (+ R1 if ``regularize``, + GP for WGAN-GP); G is not updated.
+
+        Returns (L_D without the penalties, real logits, fake logits).
         """
         batch = self.config.batch_size
-        real = self.data.sample(batch, self.data_rng).requires_grad_(regularize)
+        real, labels = self.real_batch(batch)
+        real.requires_grad_(regularize)
         with torch.no_grad():
-            fake = self.generator(self.sample_noise(batch))
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake)
+            fake = self.generate(self.sample_noise(batch), labels)  # of the real batch's classes
+        real_logits = self.run_discriminator(real, labels)
+        fake_logits = self.run_discriminator(fake, labels)
+        if self.augment is not None:
+            self.augment.observe(real_logits)
         loss = self.objective.discriminator(real_logits, fake_logits)
         total = loss
         if regularize:
             # Lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every to compensate.
             total = loss + self.config.r1 * self.config.r1_every * r1_penalty(real_logits, real)
+        if self.objective.gradient_penalty:
+            critic = lambda x: self.run_discriminator(x, labels)  # noqa: E731
+            penalty = gradient_penalty(critic, real, fake, self.noise_rng)
+            total = total + self.objective.gradient_penalty * penalty
         self.d_optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.d_optimizer.step()
@@ -114,9 +152,11 @@ class Trainer:
 
     def generator_step(self) -> Tensor:
         """One gradient step on L_G through a frozen D; D is not updated. Returns L_G."""
+        batch = self.config.batch_size
         with frozen(self.discriminator):
-            fake = self.generator(self.sample_noise(self.config.batch_size))
-            fake_logits = self.discriminator(fake)
+            labels = self.data.sample_labels(batch, self.noise_rng) if self.num_classes else None
+            fake = self.generate(self.sample_noise(batch), labels)
+            fake_logits = self.run_discriminator(fake, labels)
             loss = self.objective.generator(fake_logits)
             self.g_optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -126,7 +166,7 @@ class Trainer:
         return loss.detach()
 
     def train_step(self) -> Tensor:
-        """k D steps, then one G step. Returns the stats named by STAT_NAMES."""
+        """k D steps, then one G step. Returns the stats named by ``stat_names``."""
         for index in range(self.config.d_steps):
             d_update = self.step * self.config.d_steps + index
             regularize = self.config.r1 > 0 and d_update % self.config.r1_every == 0
@@ -135,9 +175,10 @@ class Trainer:
         for scheduler in self.schedulers:
             scheduler.step()
         self.step += 1
-        return torch.stack(
-            [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
-        )
+        stats = [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
+        if self.augment is not None:
+            stats.append(torch.tensor(self.augment.p))
+        return torch.stack(stats)
 
     def fit(
         self,
@@ -152,7 +193,7 @@ class Trainer:
         end, ``evaluate()`` adds its metrics to that record.
         """
         log_every, eval_every = self.config.log_every, self.config.eval_every
-        running, count = torch.zeros(len(STAT_NAMES)), 0
+        running, count = torch.zeros(len(self.stat_names)), 0
         while self.step < steps:
             running += self.train_step()
             count += 1
@@ -160,7 +201,7 @@ class Trainer:
             if self.step % log_every and self.step % eval_every and not last:
                 continue
             record: dict[str, Any] = {"step": self.step}
-            record.update(zip(STAT_NAMES, (running / count).tolist(), strict=True))
+            record.update(zip(self.stat_names, (running / count).tolist(), strict=True))
             running.zero_()
             count = 0
             if evaluate is not None and (self.step % eval_every == 0 or last):
