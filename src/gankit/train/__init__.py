@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from gankit.config import Config, load_config
-from gankit.data import load_data
+from gankit.data import ImageData, class_count, load_data
 from gankit.errors import GankitError
 from gankit.metrics import evaluate_samples
 from gankit.nets import build_discriminator, build_generator
@@ -22,6 +22,7 @@ from gankit.run import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, Run
 from gankit.threads import torch_threads
 from gankit.train.callbacks import MetricsLog, ProgressBar
 from gankit.train.engine import Trainer
+from gankit.train.image_report import ImageReport
 
 
 def train(
@@ -46,8 +47,9 @@ def train(
     directory = prepare_run_folder(out or default_run_folder(data.name), overwrite)
     (directory / CONFIG_FILE).write_text(config.to_yaml())
 
-    generator = build_generator(config, data.dim)
-    discriminator = build_discriminator(config, data.dim)
+    classes = class_count(config, data)
+    generator = build_generator(config, data.shape, classes)
+    discriminator = build_discriminator(config, data.shape, classes)
     trainer = Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss])
     eval_noise = trainer.sample_noise(
         config.eval_samples, torch.Generator().manual_seed(config.seed)
@@ -59,6 +61,10 @@ def train(
         samples = data.standardizer.inverse(sampler(eval_noise))
         sampler.train()
         return evaluate_samples(samples, data, seed=config.seed)
+
+    images = ImageReport(trainer, data, directory) if isinstance(data, ImageData) else None
+    if images is not None:
+        evaluate = images.evaluate  # metrics against the held-out images, and grids
 
     log = MetricsLog(directory / METRICS_FILE)
     progress = ProgressBar(config.steps, enabled=config.progress)
@@ -78,14 +84,19 @@ def train(
         "seconds": round(seconds, 2),
         "steps_per_second": round(config.steps / seconds, 1),
     }
+    if images is not None:
+        summary.update(data.describe())
     (directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     plot_losses(log.records, directory / "losses.png")
-    plot_samples(
-        run.sample(config.eval_samples, seed=config.seed),
-        data,
-        directory / "samples.png",
-        title=f"{data.name}: G after {config.steps} steps",
-    )
+    if images is not None:
+        images.draw(directory / "samples.png")
+    else:
+        plot_samples(
+            run.sample(config.eval_samples, seed=config.seed),
+            data,
+            directory / "samples.png",
+            title=f"{data.name}: G after {config.steps} steps",
+        )
     return run
 
 
