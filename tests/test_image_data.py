@@ -148,3 +148,21 @@ def test_labels_are_needed_for_per_class_and_conditional(tmp_path) -> None:
         write_png(tmp_path / f"{index}.png")
     with pytest.raises(DataError, match=r"image\.per_class needs labelled images"):
         images_of(f"data={tmp_path}", "image.per_class=2")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["image.channels=2"], "'image.channels' must be 1 (grey), 3 (RGB) or 0"),
+        (["image.per_class=5", "image.train_fraction=0.5"], "not both"),
+        (["image.holdout=1"], "'image.holdout' must be < 1"),
+        (["augment.policy=color,blur"], "must be one of color, translation, cutout; got 'blur'"),
+        (["model=vit"], "'model' must be one of auto, mlp, dcgan, resnet"),
+    ],
+)
+def test_bad_image_settings_name_the_key(overrides, message) -> None:
+    from gankit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        load_config(overrides=overrides)
+    assert message in str(error.value)
