@@ -142,7 +142,10 @@ class Trainer:
             # Lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every to compensate.
             total = loss + self.config.r1 * self.config.r1_every * r1_penalty(real_logits, real)
         if self.objective.gradient_penalty:
-            critic = lambda x: self.run_discriminator(x, labels)  # noqa: E731
+
+            def critic(x: Tensor) -> Tensor:
+                return self.run_discriminator(x, labels)
+
             penalty = gradient_penalty(critic, real, fake, self.noise_rng)
             total = total + self.objective.gradient_penalty * penalty
         self.d_optimizer.zero_grad(set_to_none=True)
