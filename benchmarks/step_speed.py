@@ -4,7 +4,7 @@ Both do the same work per step: one D step on a fresh real minibatch and fresh n
 one G step on fresh noise, with the same MLPs, batch, data and Adam settings. The plain
 loop is run twice, with PyTorch's default Adam and with the fused Adam that gankit uses.
 
-    python benchmarks/step_speed.py [--steps 2000] [--repeats 3] [--out benchmarks/results]
+    python benchmarks/step_speed.py [--steps 2000] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -30,11 +30,14 @@ from gankit.train.engine import Trainer
 
 SETTINGS = {
     "data": "ring8",
-    "batch_size": 256,
     "ema": 0.0,
     "lr_decay": "constant",
     "r1": 0.0,
     "progress": False,
+    "generator.activation": "leaky_relu",
+    "generator.batch_norm": False,
+    "generator.lr": 2e-4,
+    "discriminator.lr": 2e-4,
 }
 
 
@@ -98,13 +101,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
 
+    torch.set_num_threads(args.threads)  # gankit trains on `threads` (default 1) threads too
     rows = []
-    for hidden in ([128, 128, 128], [256, 256, 256]):
+    for hidden, batch in (([128] * 3, 128), ([128] * 3, 256), ([256] * 3, 256)):
         config = load_config(
-            base={**SETTINGS, "generator.hidden": hidden, "discriminator.hidden": hidden}
+            base={
+                **SETTINGS,
+                "batch_size": batch,
+                "threads": args.threads,
+                "generator.hidden": hidden,
+                "discriminator.hidden": hidden,
+            }
         )
         rates: dict[str, list[float]] = {"gankit": [], "plain": [], "plain_fused": []}
         steps = {
