@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="run folder (default: runs/<data>-<time>)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], help="where to train (default: auto)"
+    )
+    train.add_argument(
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
@@ -82,7 +85,8 @@ def _train(args: argparse.Namespace) -> int:
     from gankit.config import load_config
     from gankit.train import train
 
-    config = load_config(args.config, args.overrides)
+    device = [f"device={args.device}"] if args.device else []
+    config = load_config(args.config, [*args.overrides, *device])
     run = train(config, out=args.out, overwrite=args.overwrite)
     summary = run.summary()
     print(f"run folder: {run.directory}")

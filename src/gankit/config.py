@@ -86,6 +86,8 @@ class Config:
     eval_samples: int = setting(2500, ge=1)
     log_every: int = setting(50, ge=1)
     progress: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain nested dicts."""

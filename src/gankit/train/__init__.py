@@ -41,20 +41,19 @@ def train(
     data = load_data(config)
     if Path(config.data).exists():
         config.data = str(Path(config.data).resolve())  # the run folder must find it again
-    directory = prepare_run_folder(out or default_run_folder(data.name), overwrite)
-    (directory / CONFIG_FILE).write_text(config.to_yaml())
-
     generator = build_generator(config, data.dim)
     discriminator = build_discriminator(config, data.dim)
     trainer = Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss])
+    directory = prepare_run_folder(out or default_run_folder(data.name), overwrite)
+    (directory / CONFIG_FILE).write_text(config.to_yaml())
     eval_noise = trainer.sample_noise(
-        config.eval_samples, torch.Generator().manual_seed(config.seed)
+        config.eval_samples, torch.Generator(trainer.device).manual_seed(config.seed)
     )
 
     @torch.no_grad()
     def evaluate() -> dict[str, Any]:
         sampler = trainer.sampling_generator.eval()
-        samples = data.standardizer.inverse(sampler(eval_noise))
+        samples = data.standardizer.inverse(sampler(eval_noise).float().cpu())
         sampler.train()
         return evaluate_samples(samples, data, seed=config.seed)
 
@@ -68,7 +67,8 @@ def train(
         log.close()
     seconds = time.perf_counter() - started
 
-    run = Run(config, data.standardizer, trainer.sampling_generator, discriminator, data=data)
+    sampler, discriminator = trainer.sampling_generator.cpu(), trainer.discriminator.cpu()
+    run = Run(config, data.standardizer, sampler, discriminator, data=data)
     run.save(directory)
     summary = {
         **log.records[-1],

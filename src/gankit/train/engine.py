@@ -5,6 +5,9 @@
 Each step takes ``d_steps`` discriminator steps, each on a fresh minibatch of real data
 and noise (the Monte Carlo estimates of the expectations), then one generator step on
 fresh noise. The losses themselves live in :mod:`gankit.objectives`.
+
+Everything the trainer creates lives on one device (``config.device``), random generators
+included; on the CPU a run is bit-for-bit reproducible from its config and seed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from gankit.config import Config, NetworkConfig
 from gankit.data.vectors import VectorData
 from gankit.objectives import Objective, r1_penalty
+from gankit.train.device import autocast, resolve_device
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
 """Logged per step: both losses, mean D(x) on real data and mean D(G(z)), from the D step."""
@@ -48,7 +52,7 @@ def frozen(module: nn.Module) -> Iterator[None]:
 
 
 class Trainer:
-    """Holds G, D, their optimizers and random streams, and takes alternating steps."""
+    """Holds G, D, their optimizers and random streams on one device; takes alternating steps."""
 
     def __init__(
         self,
@@ -59,18 +63,22 @@ class Trainer:
         objective: Objective,
     ) -> None:
         self.config = config
-        self.data = data
-        self.generator = generator
-        self.discriminator = discriminator
+        self.device = resolve_device(config.device, config.precision)
+        self.data = data.to(self.device)
+        self.generator = generator.to(self.device)
+        self.discriminator = discriminator.to(self.device)
         self.objective = objective
         self.g_optimizer = make_optimizer(generator, config.generator)
         self.d_optimizer = make_optimizer(discriminator, config.discriminator)
         # Separate seeded streams, so that evaluation or logging never shifts the training data.
-        self.data_rng = torch.Generator().manual_seed(config.seed)
-        self.noise_rng = torch.Generator().manual_seed(config.seed + 1)
+        self.data_rng = torch.Generator(self.device).manual_seed(config.seed)
+        self.noise_rng = torch.Generator(self.device).manual_seed(config.seed + 1)
         self.ema = (
             AveragedModel(
-                generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True
+                generator,
+                device=self.device,
+                multi_avg_fn=get_ema_multi_avg_fn(config.ema),
+                use_buffers=True,
             )
             if config.ema > 0
             else None
@@ -97,20 +105,25 @@ class Trainer:
         shape = (n, self.config.noise.dim)
         rng = generator or self.noise_rng
         if self.config.noise.prior == "uniform":
-            return torch.rand(shape, generator=rng) * 2 - 1
-        return torch.randn(shape, generator=rng)
+            return torch.rand(shape, generator=rng, device=self.device) * 2 - 1
+        return torch.randn(shape, generator=rng, device=self.device)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Forward passes at ``config.precision`` (bf16 autocast on CUDA, or plain fp32)."""
+        return autocast(self.device, self.config.precision)
 
     def discriminator_step(self) -> tuple[Tensor, Tensor, Tensor]:
         """One gradient step on L_D; G is not updated. Returns (L_D, real logits, fake logits)."""
         batch = self.config.batch_size
         real = self.data.sample(batch, self.data_rng).requires_grad_(self.config.r1 > 0)
-        with torch.no_grad():
-            fake = self.generator(self.sample_noise(batch))
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake)
-        loss = self.objective.discriminator(real_logits, fake_logits)
-        if self.config.r1 > 0:
-            loss = loss + self.config.r1 * r1_penalty(real_logits, real)
+        with self.autocast():
+            with torch.no_grad():
+                fake = self.generator(self.sample_noise(batch))
+            real_logits = self.discriminator(real)
+            fake_logits = self.discriminator(fake)
+            loss = self.objective.discriminator(real_logits, fake_logits)
+            if self.config.r1 > 0:
+                loss = loss + self.config.r1 * r1_penalty(real_logits, real)
         self.d_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.d_optimizer.step()
@@ -119,9 +132,10 @@ class Trainer:
     def generator_step(self) -> Tensor:
         """One gradient step on L_G through a frozen D; D is not updated. Returns L_G."""
         with frozen(self.discriminator):
-            fake = self.generator(self.sample_noise(self.config.batch_size))
-            fake_logits = self.discriminator(fake)
-            loss = self.objective.generator(fake_logits)
+            with self.autocast():
+                fake = self.generator(self.sample_noise(self.config.batch_size))
+                fake_logits = self.discriminator(fake)
+                loss = self.objective.generator(fake_logits)
             self.g_optimizer.zero_grad(set_to_none=True)
             loss.backward()
         self.g_optimizer.step()
@@ -139,7 +153,7 @@ class Trainer:
         self.step += 1
         return torch.stack(
             [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
-        )
+        ).float()
 
     def fit(
         self,
@@ -154,7 +168,7 @@ class Trainer:
         end, ``evaluate()`` adds its metrics to that record.
         """
         log_every, eval_every = self.config.log_every, self.config.eval_every
-        running, count = torch.zeros(len(STAT_NAMES)), 0
+        running, count = torch.zeros(len(STAT_NAMES), device=self.device), 0
         while self.step < steps:
             running += self.train_step()
             count += 1
