@@ -65,3 +65,13 @@ def test_training_on_cuda(tmp_path, precision) -> None:
     samples = gankit.load(tmp_path / "run").sample(100)  # loaded on the CPU
     assert np.isfinite(samples).all()
     assert np.array_equal(run.sample(100), samples)
+
+
+@GPU
+def test_a_cuda_run_resumes(tmp_path) -> None:
+    run = tmp_path / "run"
+    gankit.train(tiny(device="cuda", checkpoint_every=20), out=run)
+    (run / "checkpoints" / "step-00000040.safetensors").unlink()
+    resumed = gankit.resume(run)
+    assert resumed.config.device == "cuda"
+    assert np.isfinite(resumed.sample(100)).all()

@@ -86,6 +86,10 @@ class Config:
     eval_samples: int = setting(2500, ge=1)
     log_every: int = setting(50, ge=1)
     progress: bool = True
+    checkpoint_every: int = setting(2000, ge=1)
+    keep_checkpoints: int = setting(3, ge=1)
+    on_divergence: Literal["stop", "restore"] = "stop"
+    divergence_lr_factor: float = setting(0.5, gt=0, lt=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
 

@@ -1,13 +1,26 @@
-"""What a training run reports while it goes: the metrics log and the progress bar."""
+"""What a training run reports while it goes: the metrics log and the progress bar.
+
+Each reporter is a hook of :meth:`Trainer.fit` and can ``rewind(step)``: forget what it
+reported after ``step``, when a run goes on from the checkpoint of that step.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tqdm.auto import tqdm
+
+
+class Reporter(Protocol):
+    """A hook of :meth:`Trainer.fit` that can forget what it reported after a step, and close."""
+
+    def __call__(self, record: dict[str, Any]) -> None: ...
+    def rewind(self, step: int) -> None: ...
+    def close(self) -> None: ...
 
 
 class MetricsLog:
@@ -23,6 +36,16 @@ class MetricsLog:
         self._file.write(json.dumps(_json_safe(record)) + "\n")
         self._file.flush()
 
+    def rewind(self, step: int) -> None:
+        """Keep the records up to ``step``, reading them back from the file."""
+        self._file.close()
+        kept = [record for record in _read_records(self.path) if record["step"] <= step]
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        temporary.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        os.replace(temporary, self.path)
+        self.records = kept
+        self._file = self.path.open("a")
+
     def close(self) -> None:
         self._file.close()
 
@@ -30,10 +53,14 @@ class MetricsLog:
 class ProgressBar:
     """A tqdm bar showing step, both losses, mean D(x), mean D(G(z)) and the time left."""
 
-    def __init__(self, total: int, enabled: bool = True) -> None:
+    def __init__(self, total: int, enabled: bool = True, initial: int = 0) -> None:
         # disable=None lets tqdm switch itself off when stderr is not a terminal.
         self._bar = tqdm(
-            total=total, unit="step", dynamic_ncols=True, disable=None if enabled else True
+            total=total,
+            initial=initial,
+            unit="step",
+            dynamic_ncols=True,
+            disable=None if enabled else True,
         )
 
     def __call__(self, record: dict[str, Any]) -> None:
@@ -48,8 +75,25 @@ class ProgressBar:
             refresh=False,
         )
 
+    def rewind(self, step: int) -> None:
+        self._bar.n = step
+        self._bar.refresh()
+
     def close(self) -> None:
         self._bar.close()
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl; a line cut short by a crash is skipped."""
+    records = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    return records
 
 
 def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
