@@ -10,6 +10,7 @@ import time
 import pytest
 import torch
 from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from gankit.cli import main
 
@@ -44,6 +45,12 @@ def train_until_killed(run, kill_step: int) -> None:
     assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
 
 
+def tensorboard_steps(run) -> list[int]:
+    events = EventAccumulator(str(run))
+    events.Reload()
+    return [event.step for event in events.Scalars("loss/D")]
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     run = tmp_path_factory.mktemp("resume") / "uninterrupted"
@@ -67,6 +74,7 @@ def test_a_killed_run_resumes_bit_identical(uninterrupted, tmp_path, kill_step, 
     assert all(torch.equal(expected[name], actual[name]) for name in expected)
     # metrics.jsonl goes on without a duplicated step, with the very same numbers.
     assert (run / "metrics.jsonl").read_text() == (uninterrupted / "metrics.jsonl").read_text()
+    assert tensorboard_steps(run) == tensorboard_steps(uninterrupted) == list(range(20, 241, 20))
     names = sorted(p.name for p in (run / "checkpoints").glob("step-*.safetensors"))
     assert names == [
         "step-00000180.safetensors",
@@ -81,3 +89,11 @@ def test_resuming_a_finished_run_changes_nothing(uninterrupted, capsys) -> None:
     after = load_file(uninterrupted / "model.safetensors")
     assert all(torch.equal(before[name], after[name]) for name in before)
     assert "at step 240 of 240" in capsys.readouterr().err
+
+
+def test_tensorboard_has_the_losses_the_d_outputs_and_the_metrics(uninterrupted) -> None:
+    events = EventAccumulator(str(uninterrupted))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"loss/D", "loss/G", "D/real", "D/fake", "metrics/frechet", "metrics/modes"} <= tags
+    assert [event.step for event in events.Scalars("metrics/frechet")] == [100, 200, 240]

@@ -90,6 +90,7 @@ class Config:
     keep_checkpoints: int = setting(3, ge=1)
     on_divergence: Literal["stop", "restore"] = "stop"
     divergence_lr_factor: float = setting(0.5, gt=0, lt=1)
+    tensorboard: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
 

@@ -20,7 +20,7 @@ from gankit.nets import build_discriminator, build_generator
 from gankit.objectives import OBJECTIVES
 from gankit.plots import plot_losses, plot_samples
 from gankit.run import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, Run
-from gankit.train.callbacks import MetricsLog, ProgressBar, Reporter
+from gankit.train.callbacks import MetricsLog, ProgressBar, Reporter, TensorBoardLog
 from gankit.train.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from gankit.train.checkpoint import Checkpoints
 from gankit.train.engine import Trainer
@@ -102,8 +102,10 @@ def _train_to_the_end(trainer: Trainer, data: VectorData, directory: Path, resum
         return evaluate_samples(samples, data, seed=config.seed)
 
     log = MetricsLog(directory / METRICS_FILE)
-    progress = ProgressBar(config.steps, enabled=config.progress, initial=first_step)
-    reporters: list[Reporter] = [log, progress]
+    reporters: list[Reporter] = [log]
+    if config.tensorboard:
+        reporters.append(TensorBoardLog(directory))
+    reporters.append(ProgressBar(config.steps, enabled=config.progress, initial=first_step))
     checkpoints = Checkpoints(directory / CHECKPOINT_FOLDER, keep=config.keep_checkpoints)
     started = time.perf_counter()
     try:
