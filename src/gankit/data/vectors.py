@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,9 @@ class Standardizer:
     def inverse(self, x: Tensor) -> Tensor:
         return x * self.std + self.mean
 
+    def to(self, device: torch.device) -> Standardizer:
+        return Standardizer(self.mean.to(device), self.std.to(device))
+
 
 @dataclass
 class VectorData:
@@ -53,11 +57,24 @@ class VectorData:
     def dim(self) -> int:
         return self.density.dim if self.density is not None else self.points.shape[1]
 
+    def to(self, device: torch.device) -> VectorData:
+        """The same data with every tensor on ``device``, so minibatches are drawn there."""
+        if self.standardizer.mean.device == torch.device(device):
+            return self
+        return dataclasses.replace(
+            self,
+            standardizer=self.standardizer.to(device),
+            density=self.density.to(device) if self.density is not None else None,
+            points=self.points.to(device) if self.points is not None else None,
+        )
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """A minibatch of n standardised training vectors."""
         if self.density is not None:
             return self.standardizer.forward(self.density.sample(n, generator))
-        rows = torch.randint(len(self._standardised), (n,), generator=generator)
+        rows = torch.randint(
+            len(self._standardised), (n,), generator=generator, device=self.points.device
+        )
         return self._standardised[rows]
 
     def real_samples(self, n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -5,6 +5,10 @@
 Each step takes ``d_steps`` discriminator steps, each on a fresh minibatch of real data
 and noise (the Monte Carlo estimates of the expectations), then one generator step on
 fresh noise. The losses themselves live in :mod:`gankit.objectives`.
+
+Everything the trainer creates lives on one device (``config.device``), random generators
+included; on the CPU a run is bit-for-bit reproducible from its config and seed, and from
+its :meth:`Trainer.state_dict` (see :mod:`gankit.train.checkpoint`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import get_total_norm
 
 from gankit.config import Config, NetworkConfig
 from gankit.data.vectors import VectorData
+from gankit.errors import DivergenceError
 from gankit.nets.prior import sample_prior
 from gankit.objectives import Objective, r1_penalty
+from gankit.train.device import autocast, resolve_device
 from gankit.train.ema import EMA
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
@@ -49,7 +56,7 @@ def frozen(module: nn.Module) -> Iterator[None]:
 
 
 class Trainer:
-    """Holds G, D, their optimizers and random streams, and takes alternating steps."""
+    """Holds G, D, their optimizers and random streams on one device; takes alternating steps."""
 
     def __init__(
         self,
@@ -60,21 +67,25 @@ class Trainer:
         objective: Objective,
     ) -> None:
         self.config = config
-        self.data = data
-        self.generator = generator
-        self.discriminator = discriminator
+        self.device = resolve_device(config.device, config.precision)
+        self.data = data.to(self.device)
+        self.generator = generator.to(self.device)
+        self.discriminator = discriminator.to(self.device)
         self.objective = objective
         self.g_optimizer = make_optimizer(generator, config.generator)
         self.d_optimizer = make_optimizer(discriminator, config.discriminator)
         # Separate seeded streams, so that evaluation or logging never shifts the training data.
-        self.data_rng = torch.Generator().manual_seed(config.seed)
-        self.noise_rng = torch.Generator().manual_seed(config.seed + 1)
-        self.ema = EMA(generator, config.ema) if config.ema > 0 else None
+        self.data_rng = torch.Generator(self.device).manual_seed(config.seed)
+        self.noise_rng = torch.Generator(self.device).manual_seed(config.seed + 1)
+        self.ema = EMA(self.generator, config.ema) if config.ema > 0 else None
         self.schedulers = [
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
             for optimizer in (self.g_optimizer, self.d_optimizer)
         ]
         self.step = 0
+        # STAT_NAMES summed since the last record: state, so a resumed run logs the same records.
+        self.stats_sum = torch.zeros(len(STAT_NAMES), device=self.device)
+        self.stats_count = 0
 
     def _lr_factor(self, step: int) -> float:
         """Learning-rate multiplier: constant, or decaying linearly to 0 at ``config.steps``."""
@@ -89,7 +100,11 @@ class Trainer:
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """z ~ p_z from the trainer's noise stream (or from ``generator``)."""
-        return sample_prior(n, self.config.noise, generator or self.noise_rng)
+        return sample_prior(n, self.config.noise, generator or self.noise_rng, self.device)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Forward passes at ``config.precision`` (bf16 autocast on CUDA, or plain fp32)."""
+        return autocast(self.device, self.config.precision)
 
     def discriminator_step(self, regularize: bool = False) -> tuple[Tensor, Tensor, Tensor]:
         """One gradient step on L_D (+ R1 if ``regularize``); G is not updated.
@@ -98,15 +113,16 @@ class Trainer:
         """
         batch = self.config.batch_size
         real = self.data.sample(batch, self.data_rng).requires_grad_(regularize)
-        with torch.no_grad():
-            fake = self.generator(self.sample_noise(batch))
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake)
-        loss = self.objective.discriminator(real_logits, fake_logits)
-        total = loss
-        if regularize:
-            # Lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every to compensate.
-            total = loss + self.config.r1 * self.config.r1_every * r1_penalty(real_logits, real)
+        with self.autocast():
+            with torch.no_grad():
+                fake = self.generator(self.sample_noise(batch))
+            real_logits = self.discriminator(real)
+            fake_logits = self.discriminator(fake)
+            loss = self.objective.discriminator(real_logits, fake_logits)
+            total = loss
+            if regularize:
+                # Lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every.
+                total = loss + self.config.r1 * self.config.r1_every * r1_penalty(real_logits, real)
         self.d_optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.d_optimizer.step()
@@ -115,9 +131,10 @@ class Trainer:
     def generator_step(self) -> Tensor:
         """One gradient step on L_G through a frozen D; D is not updated. Returns L_G."""
         with frozen(self.discriminator):
-            fake = self.generator(self.sample_noise(self.config.batch_size))
-            fake_logits = self.discriminator(fake)
-            loss = self.objective.generator(fake_logits)
+            with self.autocast():
+                fake = self.generator(self.sample_noise(self.config.batch_size))
+                fake_logits = self.discriminator(fake)
+                loss = self.objective.generator(fake_logits)
             self.g_optimizer.zero_grad(set_to_none=True)
             loss.backward()
         self.g_optimizer.step()
@@ -137,33 +154,116 @@ class Trainer:
         self.step += 1
         return torch.stack(
             [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
-        )
+        ).float()
+
+    def check_finite(self, stats: Tensor) -> None:
+        """Raise :class:`DivergenceError` if a loss or any parameter of G or D is NaN or Inf."""
+        # The norm of all a network's parameters is finite exactly when each of them is (up to
+        # overflow past ~1e19, which is divergence too); one host sync checks all four at once.
+        checks = {
+            ("discriminator", "loss"): stats[0],
+            ("generator", "loss"): stats[1],
+            ("discriminator", "parameters"): get_total_norm(self.discriminator.parameters()),
+            ("generator", "parameters"): get_total_norm(self.generator.parameters()),
+        }
+        finite = torch.stack(list(checks.values())).isfinite().tolist()
+        for (network, part), ok in zip(checks, finite, strict=True):
+            if not ok:
+                message = f"the {network}'s {part} became NaN or Inf at step {self.step}"
+                raise DivergenceError(message, network, self.step)
+
+    def scale_learning_rates(self, factor: float) -> None:
+        """Multiply both networks' learning rates by ``factor``, for the rest of the schedule."""
+        for scheduler in self.schedulers:
+            scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+            for group in scheduler.optimizer.param_groups:
+                group["lr"] *= factor
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the next steps depend on: weights, EMA, optimizers, schedulers, streams, step.
+
+        Tensors, and plain values JSON can hold (dict keys are strings).
+        """
+        return {
+            "step": self.step,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "g_optimizer": _optimizer_state(self.g_optimizer),
+            "d_optimizer": _optimizer_state(self.d_optimizer),
+            "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
+            "data_rng": self.data_rng.get_state(),
+            "noise_rng": self.noise_rng.get_state(),
+            "stats_sum": self.stats_sum,
+            "stats_count": self.stats_count,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a trainer built from the same config."""
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        _load_optimizer_state(self.g_optimizer, state["g_optimizer"])
+        _load_optimizer_state(self.d_optimizer, state["d_optimizer"])
+        for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"], strict=True):
+            scheduler.load_state_dict(scheduler_state)
+        self.data_rng.set_state(state["data_rng"])
+        self.noise_rng.set_state(state["noise_rng"])
+        self.stats_sum.copy_(state["stats_sum"])
+        self.stats_count = int(state["stats_count"])
+        self.step = int(state["step"])
 
     def fit(
         self,
         steps: int,
         hooks: Sequence[Hook] = (),
         evaluate: Callable[[], dict[str, float]] | None = None,
+        checkpoint: Callable[[], None] | None = None,
     ) -> None:
         """Train until ``self.step == steps``.
 
         Every ``log_every`` steps the stats averaged since the last record are passed to each
         hook as ``{"step": ..., "loss_d": ..., ...}``; every ``eval_every`` steps and at the
-        end, ``evaluate()`` adds its metrics to that record.
+        end, ``evaluate()`` adds its metrics to that record. Every ``checkpoint_every`` steps
+        and at the end, after the hooks, ``checkpoint()`` is called. A step whose losses or
+        parameters are not finite raises :class:`DivergenceError` before it is logged or saved.
         """
-        log_every, eval_every = self.config.log_every, self.config.eval_every
-        running, count = torch.zeros(len(STAT_NAMES)), 0
+        config = self.config
         while self.step < steps:
-            running += self.train_step()
-            count += 1
+            stats = self.train_step()
+            self.check_finite(stats)
+            self.stats_sum += stats
+            self.stats_count += 1
             last = self.step == steps
-            if self.step % log_every and self.step % eval_every and not last:
-                continue
-            record: dict[str, Any] = {"step": self.step}
-            record.update(zip(STAT_NAMES, (running / count).tolist(), strict=True))
-            running.zero_()
-            count = 0
-            if evaluate is not None and (self.step % eval_every == 0 or last):
-                record.update(evaluate())
-            for hook in hooks:
-                hook(record)
+            if last or self.step % config.log_every == 0 or self.step % config.eval_every == 0:
+                record: dict[str, Any] = {"step": self.step}
+                averages = (self.stats_sum / self.stats_count).tolist()
+                record.update(zip(STAT_NAMES, averages, strict=True))
+                self.stats_sum.zero_()
+                self.stats_count = 0
+                if evaluate is not None and (last or self.step % config.eval_every == 0):
+                    record.update(evaluate())
+                for hook in hooks:
+                    hook(record)
+            if checkpoint is not None and (last or self.step % config.checkpoint_every == 0):
+                checkpoint()
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """An optimizer's state_dict with string keys (JSON's), for a checkpoint."""
+    state = optimizer.state_dict()
+    return {
+        "state": {str(index): values for index, values in state["state"].items()},
+        "param_groups": state["param_groups"],
+    }
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    # torch matches per-parameter state by integer index; a string key would be dropped silently.
+    optimizer.load_state_dict(
+        {
+            "state": {int(index): values for index, values in state["state"].items()},
+            "param_groups": state["param_groups"],
+        }
+    )
