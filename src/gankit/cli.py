@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     from gankit.config import load_config
     from gankit.train import resume, train
+    from gankit.train.distributed import is_main_process
 
     if args.resume is not None:
         if args.config or args.out or args.overwrite or args.overrides:
@@ -129,6 +130,8 @@ def _train(args: argparse.Namespace) -> int:
         device = [f"device={args.device}"] if args.device else []
         config = load_config(args.config, [*args.overrides, *device])
         run = train(config, out=args.out, overwrite=args.overwrite)
+    if not is_main_process():  # under torchrun, rank 0 speaks for the run
+        return 0
     summary = run.summary()
     print(f"run folder: {run.directory}")
     print(json.dumps({k: v for k, v in summary.items() if k != "step"}))

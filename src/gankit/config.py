@@ -98,6 +98,7 @@ class Config:
     tensorboard: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
+    sync_batch_norm: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain nested dicts."""

@@ -1,4 +1,8 @@
-"""``gankit.train`` and ``gankit.resume``: a config, or a stopped run, to a finished run folder."""
+"""``gankit.train`` and ``gankit.resume``: a config, or a stopped run, to a finished run folder.
+
+Both train in every process torchrun started (see :mod:`gankit.train.distributed`); rank 0
+alone writes the run folder, and every process returns once it is complete.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from gankit.threads import torch_threads
 from gankit.train.callbacks import MetricsLog, ProgressBar, Reporter, TensorBoardLog
 from gankit.train.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from gankit.train.checkpoint import Checkpoints
+from gankit.train.distributed import SINGLE, World, process_group
 from gankit.train.engine import Trainer
 from gankit.train.guard import fit_guarded
 
@@ -47,10 +52,16 @@ def train(
     data = load_data(config)
     if Path(config.data).exists():  # a user's file: the run folder must find it again
         config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
-    trainer = build_trainer(config, data)
-    directory = prepare_run_folder(out or default_run_folder(data.name), overwrite)
-    (directory / CONFIG_FILE).write_text(config.to_yaml())
-    return _train_to_the_end(trainer, data, directory, resumed=False)
+    with process_group() as world:
+        trainer = build_trainer(config, data, world)
+
+        def prepare() -> bytes:
+            directory = prepare_run_folder(out or default_run_folder(data.name), overwrite)
+            (directory / CONFIG_FILE).write_text(config.to_yaml())
+            return str(directory).encode()
+
+        directory = Path(world.share(prepare).decode())
+        return _train_to_the_end(trainer, data, directory, resumed=False)
 
 
 def resume(directory: str | Path, device: str | None = None) -> Run:
@@ -61,36 +72,47 @@ def resume(directory: str | Path, device: str | None = None) -> Run:
     overrides the one the run was started with.
     """
     directory = Path(directory)
-    if not (directory / CONFIG_FILE).is_file():
-        raise GankitError(
-            f"{str(directory)!r} is not a gankit run folder (no {CONFIG_FILE}); "
-            "give the --out folder of a `gankit train`"
-        )
-    checkpoint = Checkpoints(directory / CHECKPOINT_FOLDER).newest()
-    config = checkpoint.config
-    if device is not None:
-        config = load_config(base={**config.to_dict(), "device": device})
-    data = load_data(config)
-    trainer = build_trainer(config, data)
-    checkpoint.restore(trainer)
-    print(
-        f"gankit: resuming {directory} at step {checkpoint.step} of {config.steps}",
-        file=sys.stderr,
-    )
-    return _train_to_the_end(trainer, data, directory, resumed=True)
+
+    def check_run_folder() -> bytes:
+        if not (directory / CONFIG_FILE).is_file():
+            raise GankitError(
+                f"{str(directory)!r} is not a gankit run folder (no {CONFIG_FILE}); "
+                "give the --out folder of a `gankit train`"
+            )
+        return b""
+
+    with process_group() as world:
+        world.share(check_run_folder)
+        checkpoint = Checkpoints(directory / CHECKPOINT_FOLDER, world=world).newest()
+        config = checkpoint.config
+        if device is not None:
+            config = load_config(base={**config.to_dict(), "device": device})
+        data = load_data(config)
+        trainer = build_trainer(config, data, world)
+        checkpoint.restore(trainer)
+        if world.is_main:
+            print(
+                f"gankit: resuming {directory} at step {checkpoint.step} of {config.steps}",
+                file=sys.stderr,
+            )
+        return _train_to_the_end(trainer, data, directory, resumed=True)
 
 
-def build_trainer(config: Config, data: VectorData) -> Trainer:
-    """G, D and their trainer, initialised from ``config.seed``."""
+def build_trainer(config: Config, data: VectorData, world: World = SINGLE) -> Trainer:
+    """G, D and their trainer, initialised from ``config.seed`` (the same in every process)."""
     torch.manual_seed(config.seed)
     generator = build_generator(config, data.dim)
     discriminator = build_discriminator(config, data.dim)
-    return Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss])
+    return Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss], world)
 
 
 def _train_to_the_end(trainer: Trainer, data: VectorData, directory: Path, resumed: bool) -> Run:
-    """Train from ``trainer.step`` to the last step, then write the weights, summary and plots."""
-    config = trainer.config
+    """Train from ``trainer.step`` to the last step, then write the weights, summary and plots.
+
+    Under torchrun, rank 0 alone evaluates, reports and writes; the others train beside it and
+    wait for the run folder.
+    """
+    config, world = trainer.config, trainer.world
     first_step = trainer.step
     eval_noise = trainer.sample_noise(
         config.eval_samples, torch.Generator(trainer.device).manual_seed(config.seed)
@@ -103,26 +125,33 @@ def _train_to_the_end(trainer: Trainer, data: VectorData, directory: Path, resum
         sampler.train()
         return evaluate_samples(samples, data, seed=config.seed)
 
-    log = MetricsLog(directory / METRICS_FILE)
-    reporters: list[Reporter] = [log]
-    if config.tensorboard:
-        reporters.append(TensorBoardLog(directory))
-    reporters.append(ProgressBar(config.steps, enabled=config.progress, initial=first_step))
-    checkpoints = Checkpoints(directory / CHECKPOINT_FOLDER, keep=config.keep_checkpoints)
+    reporters: list[Reporter] = []
+    if world.is_main:
+        log = MetricsLog(directory / METRICS_FILE)
+        reporters.append(log)
+        if config.tensorboard:
+            reporters.append(TensorBoardLog(directory))
+        reporters.append(ProgressBar(config.steps, enabled=config.progress, initial=first_step))
+    checkpoints = Checkpoints(
+        directory / CHECKPOINT_FOLDER, keep=config.keep_checkpoints, world=world
+    )
     started = time.perf_counter()
     try:
         if resumed:  # forget what was reported after the checkpoint
             for reporter in reporters:
                 reporter.rewind(first_step)
         with torch_threads(config.threads):
-            fit_guarded(trainer, checkpoints, reporters, evaluate)
+            fit_guarded(trainer, checkpoints, reporters, evaluate if world.is_main else None)
     finally:
         for reporter in reporters:
             reporter.close()
     seconds = time.perf_counter() - started
 
     sampler, discriminator = trainer.sampling_generator.cpu(), trainer.discriminator.cpu()
-    run = Run(config, data.standardizer, sampler, discriminator, data=data)
+    run = Run(config, data.standardizer, sampler, discriminator, directory, data=data)
+    if not world.is_main:
+        world.barrier()  # until rank 0 has written the run folder
+        return run
     run.save(directory)
     trained = config.steps - first_step
     summary = {
@@ -140,6 +169,7 @@ def _train_to_the_end(trainer: Trainer, data: VectorData, directory: Path, resum
         directory / "samples.png",
         title=f"{data.name}: G after {config.steps} steps",
     )
+    world.barrier()
     return run
 
 

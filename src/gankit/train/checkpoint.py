@@ -10,10 +10,16 @@ Each file is written under a temporary name in the same folder, flushed, fsynced
 over its final name, then the folder is fsynced: a crash at any moment leaves every earlier
 checkpoint whole. Reading never runs code from the file: its header is parsed as JSON and
 checked before safetensors reads a tensor, and nothing is unpickled.
+
+Under torchrun rank 0 alone writes, and reads: it sends the bytes of the checkpoint it
+picked to the other processes, which may run on machines that do not see the run folder.
+A checkpoint holds the unwrapped networks and the global minibatch's random streams, so a
+run can go on from it with any number of processes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -33,6 +39,7 @@ from torch import Tensor
 
 from gankit.config import Config, load_config
 from gankit.errors import GankitError
+from gankit.train.distributed import SINGLE, World
 from gankit.train.engine import Trainer
 
 FOLDER = "checkpoints"
@@ -68,11 +75,15 @@ class Checkpoint:
 
 
 class Checkpoints:
-    """A run's ``checkpoints`` folder: ``step-NNNNNNNN.safetensors`` files, the newest ``keep``."""
+    """A run's ``checkpoints`` folder: ``step-NNNNNNNN.safetensors`` files, the newest ``keep``.
 
-    def __init__(self, folder: Path, keep: int = 3) -> None:
+    Across several processes (``world``), only rank 0 touches the folder.
+    """
+
+    def __init__(self, folder: Path, keep: int = 3, world: World = SINGLE) -> None:
         self.folder = Path(folder)
         self.keep = keep
+        self.world = world
 
     def paths(self) -> list[Path]:
         """The checkpoint files, oldest step first (other files in the folder are ignored)."""
@@ -83,15 +94,31 @@ class Checkpoints:
 
     def save(self, trainer: Trainer) -> Path:
         """Write the trainer's state as the checkpoint of its step; delete all but the newest."""
+        path = self._path(trainer.step)
+        if not self.world.is_main:  # every process holds the same state; rank 0 writes it
+            return path
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"step-{trainer.step:08d}.safetensors"
         _write_atomically(path, encode(trainer))
         for old in self.paths()[: -self.keep]:
             old.unlink(missing_ok=True)
         return path
 
     def newest(self) -> Checkpoint:
-        """The newest readable checkpoint; each unreadable newer one is skipped, saying so."""
+        """The newest readable checkpoint; each unreadable newer one is skipped, saying so.
+
+        Every process gets the checkpoint that rank 0 picked.
+        """
+        if self.world.size == 1:
+            return self._newest()
+        # Rank 0 picks it and checks it, then every process reads the same bytes.
+        blob = self.world.share(lambda: self._newest().path.read_bytes())
+        checkpoint = decode(blob, "the checkpoint sent by rank 0")
+        return dataclasses.replace(checkpoint, path=self._path(checkpoint.step))
+
+    def _path(self, step: int) -> Path:
+        return self.folder / f"step-{step:08d}.safetensors"
+
+    def _newest(self) -> Checkpoint:
         paths = self.paths()
         if not paths:
             raise CheckpointError(f"no checkpoint in {str(self.folder)!r}; nothing to resume from")
@@ -130,6 +157,11 @@ def read_checkpoint(path: Path) -> Checkpoint:
         blob = path.read_bytes()
     except OSError as error:
         raise CheckpointError(f"checkpoint {name!r} cannot be read ({error.strerror})") from None
+    return decode(blob, name)
+
+
+def decode(blob: bytes, name: str) -> Checkpoint:
+    """Check and read a checkpoint's bytes; ``name``, the file they came from, names it."""
     metadata = _metadata(blob)
     if metadata is None or metadata.get("format") != FORMAT:
         raise CheckpointError(f"{name!r} is not a gankit checkpoint; refusing to load it")
@@ -157,7 +189,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     ) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CheckpointError(f"checkpoint {name!r} is not usable ({reason})") from None
-    return Checkpoint(path, step, config, state)
+    return Checkpoint(Path(name), step, config, state)
 
 
 def _metadata(blob: bytes) -> dict[str, Any] | None:

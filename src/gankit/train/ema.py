@@ -30,4 +30,5 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         torch._foreach_lerp_(self._params, list(model.parameters()), 1 - self.decay)
-        torch._foreach_copy_(self._buffers, list(model.buffers()))
+        if self._buffers:  # a G without batch norm has none, and foreach refuses empty lists
+            torch._foreach_copy_(self._buffers, list(model.buffers()))

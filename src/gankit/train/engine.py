@@ -9,6 +9,9 @@ fresh noise. The losses themselves live in :mod:`gankit.objectives`.
 Everything the trainer creates lives on one device (``config.device``), random generators
 included; on the CPU a run is bit-for-bit reproducible from its config and seed, and from
 its :meth:`Trainer.state_dict` (see :mod:`gankit.train.checkpoint`).
+
+Under torchrun each process holds a trainer over its share of the global minibatch, and
+the processes together take the steps of a single process (:mod:`gankit.train.distributed`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from gankit.errors import DivergenceError
 from gankit.nets.prior import sample_prior
 from gankit.objectives import Objective, r1_penalty
 from gankit.train.device import autocast, resolve_device
+from gankit.train.distributed import SINGLE, World
 from gankit.train.ema import EMA
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
@@ -56,7 +60,10 @@ def frozen(module: nn.Module) -> Iterator[None]:
 
 
 class Trainer:
-    """Holds G, D, their optimizers and random streams on one device; takes alternating steps."""
+    """Holds G, D, their optimizers and random streams on one device; takes alternating steps.
+
+    ``world`` is the set of processes the steps are spread over (one, by default).
+    """
 
     def __init__(
         self,
@@ -65,15 +72,22 @@ class Trainer:
         generator: nn.Module,
         discriminator: nn.Module,
         objective: Objective,
+        world: World = SINGLE,
     ) -> None:
+        world.check_batch_size(config.batch_size, config.pack)
         self.config = config
+        self.world = world
         self.device = resolve_device(config.device, config.precision)
         self.data = data.to(self.device)
-        self.generator = generator.to(self.device)
-        self.discriminator = discriminator.to(self.device)
+        sync = config.sync_batch_norm
+        self.generator = world.sync_batch_norm(generator.to(self.device), sync, self.device)
+        self.discriminator = world.sync_batch_norm(discriminator.to(self.device), sync, self.device)
+        # What the gradient steps call: under DDP when there are several processes.
+        self.synced_generator = world.wrap(self.generator)
+        self.synced_discriminator = world.wrap(self.discriminator)
         self.objective = objective
-        self.g_optimizer = make_optimizer(generator, config.generator)
-        self.d_optimizer = make_optimizer(discriminator, config.discriminator)
+        self.g_optimizer = make_optimizer(self.generator, config.generator)
+        self.d_optimizer = make_optimizer(self.discriminator, config.discriminator)
         # Separate seeded streams, so that evaluation or logging never shifts the training data.
         self.data_rng = torch.Generator(self.device).manual_seed(config.seed)
         self.noise_rng = torch.Generator(self.device).manual_seed(config.seed + 1)
@@ -111,13 +125,13 @@ class Trainer:
 
         Returns (L_D without the penalty, real logits, fake logits).
         """
-        batch = self.config.batch_size
-        real = self.data.sample(batch, self.data_rng).requires_grad_(regularize)
+        batch, world = self.config.batch_size, self.world
+        real = world.shard(self.data.sample(batch, self.data_rng)).requires_grad_(regularize)
         with self.autocast():
-            with torch.no_grad():
-                fake = self.generator(self.sample_noise(batch))
-            real_logits = self.discriminator(real)
-            fake_logits = self.discriminator(fake)
+            with torch.no_grad():  # no gradient for G here, so none for DDP to average
+                fake = self.generator(world.shard(self.sample_noise(batch)))
+            real_logits = self.synced_discriminator(real)
+            fake_logits = self.synced_discriminator(fake)
             loss = self.objective.discriminator(real_logits, fake_logits)
             total = loss
             if regularize:
@@ -132,8 +146,9 @@ class Trainer:
         """One gradient step on L_G through a frozen D; D is not updated. Returns L_G."""
         with frozen(self.discriminator):
             with self.autocast():
-                fake = self.generator(self.sample_noise(self.config.batch_size))
-                fake_logits = self.discriminator(fake)
+                noise = self.world.shard(self.sample_noise(self.config.batch_size))
+                # D itself, not its DDP wrapper: frozen, it has no gradient to average.
+                fake_logits = self.discriminator(self.synced_generator(noise))
                 loss = self.objective.generator(fake_logits)
             self.g_optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -143,7 +158,7 @@ class Trainer:
         return loss.detach()
 
     def train_step(self) -> Tensor:
-        """k D steps, then one G step. Returns the stats named by STAT_NAMES."""
+        """k D steps, then one G step. Returns the stats named by STAT_NAMES, over all processes."""
         for index in range(self.config.d_steps):
             d_update = self.step * self.config.d_steps + index
             regularize = self.config.r1 > 0 and d_update % self.config.r1_every == 0
@@ -152,9 +167,13 @@ class Trainer:
         for scheduler in self.schedulers:
             scheduler.step()
         self.step += 1
-        return torch.stack(
-            [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
-        ).float()
+        # Averaged over the processes, the stats are the whole minibatch's, and a NaN in any
+        # process reaches every process, so that all of them stop or restore together.
+        return self.world.mean(
+            torch.stack(
+                [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
+            ).float()
+        )
 
     def check_finite(self, stats: Tensor) -> None:
         """Raise :class:`DivergenceError` if a loss or any parameter of G or D is NaN or Inf."""

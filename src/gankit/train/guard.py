@@ -60,8 +60,9 @@ def fit_guarded(
             trainer.scale_learning_rates(factor)
             for reporter in reporters:
                 reporter.rewind(trainer.step)
-            print(
-                f"gankit: {error}; went back to step {trainer.step} with the learning rates "
-                f"x{factor:g}",
-                file=sys.stderr,
-            )
+            if trainer.world.is_main:  # every process restores alike; one says so
+                print(
+                    f"gankit: {error}; went back to step {trainer.step} with the learning "
+                    f"rates x{factor:g}",
+                    file=sys.stderr,
+                )
