@@ -96,6 +96,9 @@ class Trainer:
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
             for optimizer in (self.g_optimizer, self.d_optimizer)
         ]
+        self._guarded_parameters = [
+            p.detach() for net in (discriminator, generator) for p in net.parameters()
+        ]
         self.step = 0
         # STAT_NAMES summed since the last record: state, so a resumed run logs the same records.
         self.stats_sum = torch.zeros(len(STAT_NAMES), device=self.device)
@@ -177,17 +180,19 @@ class Trainer:
 
     def check_finite(self, stats: Tensor) -> None:
         """Raise :class:`DivergenceError` if a loss or any parameter of G or D is NaN or Inf."""
-        # The norm of all a network's parameters is finite exactly when each of them is (up to
-        # overflow past ~1e19, which is divergence too); one host sync checks all four at once.
+        # The norm of a tensor is finite exactly when each of its entries is (up to overflow
+        # past ~1e19, which is divergence too): one foreach call and one host sync a step.
+        norms = torch._foreach_norm(self._guarded_parameters)
+        if torch.stack([stats[0], stats[1], *norms]).isfinite().all():
+            return
         checks = {
             ("discriminator", "loss"): stats[0],
             ("generator", "loss"): stats[1],
             ("discriminator", "parameters"): get_total_norm(self.discriminator.parameters()),
             ("generator", "parameters"): get_total_norm(self.generator.parameters()),
         }
-        finite = torch.stack(list(checks.values())).isfinite().tolist()
-        for (network, part), ok in zip(checks, finite, strict=True):
-            if not ok:
+        for (network, part), value in checks.items():
+            if not value.isfinite():
                 message = f"the {network}'s {part} became NaN or Inf at step {self.step}"
                 raise DivergenceError(message, network, self.step)
 
