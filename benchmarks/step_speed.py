@@ -1,10 +1,12 @@
 """Training steps per second: gankit's Trainer against a plain-PyTorch loop of the same GAN.
 
 Both do the same work per step: one D step on a fresh real minibatch and fresh noise, then
-one G step on fresh noise, with the same MLPs, batch, data and Adam settings. The plain
-loop is run twice, with PyTorch's default Adam and with the fused Adam that gankit uses.
+one G step on fresh noise, with the same MLPs, batch, data and Adam settings. gankit runs
+its whole loop, ``Trainer.fit`` (the per-step NaN/Inf guard and the loss bookkeeping
+included; no evaluation or checkpoints). The plain loop is run twice, with PyTorch's
+default Adam and with the fused Adam that gankit uses.
 
-    python benchmarks/step_speed.py [--steps 2000] [--repeats 3] [--out benchmarks/results]
+    python benchmarks/step_speed.py [--steps 2000] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -30,15 +32,18 @@ from gankit.train.engine import Trainer
 
 SETTINGS = {
     "data": "ring8",
-    "batch_size": 256,
     "ema": 0.0,
     "lr_decay": "constant",
     "r1": 0.0,
     "progress": False,
+    "generator.activation": "leaky_relu",
+    "generator.batch_norm": False,
+    "generator.lr": 2e-4,
+    "discriminator.lr": 2e-4,
 }
 
 
-def gankit_step(config: Config) -> Callable[[], None]:
+def gankit_steps(config: Config) -> Callable[[int], None]:
     torch.manual_seed(0)
     data = load_data(config)
     trainer = Trainer(
@@ -48,10 +53,10 @@ def gankit_step(config: Config) -> Callable[[], None]:
         build_discriminator(config, data.dim),
         OBJECTIVES[config.loss],
     )
-    return trainer.train_step
+    return lambda steps: trainer.fit(trainer.step + steps)
 
 
-def plain_step(config: Config, fused: bool) -> Callable[[], None]:
+def plain_steps(config: Config, fused: bool) -> Callable[[int], None]:
     """The textbook loop, written out with nothing from gankit but the data sampler."""
     torch.manual_seed(0)
     data = load_data(config)
@@ -79,42 +84,50 @@ def plain_step(config: Config, fused: bool) -> Callable[[], None]:
         loss_g.backward()
         opt_g.step()
 
-    return step
-
-
-def steps_per_second(step: Callable[[], None], steps: int, repeats: int) -> float:
-    for _ in range(50):
-        step()
-    rates = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(steps):
+    def run(count: int) -> None:
+        for _ in range(count):
             step()
-        rates.append(steps / (time.perf_counter() - started))
-    return statistics.median(rates)
+
+    return run
+
+
+def steps_per_second(run: Callable[[int], None], steps: int) -> float:
+    started = time.perf_counter()
+    run(steps)
+    return steps / (time.perf_counter() - started)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
 
+    torch.set_num_threads(args.threads)  # gankit trains on `threads` (default 1) threads too
     rows = []
-    for hidden in ([128, 128, 128], [256, 256, 256]):
+    for hidden, batch in (([128] * 3, 128), ([128] * 3, 256), ([256] * 3, 256)):
         config = load_config(
-            base={**SETTINGS, "generator.hidden": hidden, "discriminator.hidden": hidden}
+            base={
+                **SETTINGS,
+                "batch_size": batch,
+                "threads": args.threads,
+                "generator.hidden": hidden,
+                "discriminator.hidden": hidden,
+            }
         )
         rates: dict[str, list[float]] = {"gankit": [], "plain": [], "plain_fused": []}
-        steps = {
-            "gankit": gankit_step(config),
-            "plain": plain_step(config, fused=False),
-            "plain_fused": plain_step(config, fused=True),
+        contestants = {
+            "gankit": gankit_steps(config),
+            "plain": plain_steps(config, fused=False),
+            "plain_fused": plain_steps(config, fused=True),
         }
+        for run in contestants.values():
+            run(50)  # warm-up
         for _ in range(args.repeats):  # interleaved, so drift in load hits all alike
-            for name, step in steps.items():
-                rates[name].append(steps_per_second(step, args.steps, 1))
+            for name, run in contestants.items():
+                rates[name].append(steps_per_second(run, args.steps))
         row = {"hidden": "x".join(map(str, hidden)), "batch": config.batch_size}
         row |= {f"{name}_steps_per_s": round(statistics.median(r), 1) for name, r in rates.items()}
         row["ratio_vs_plain"] = round(row["gankit_steps_per_s"] / row["plain_steps_per_s"], 3)

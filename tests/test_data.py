@@ -65,6 +65,10 @@ def test_one_column_becomes_one_feature(tmp_path) -> None:
         ),
         (lambda p: np.save(p.with_suffix(".npy"), np.zeros((0, 3))), "at least 2 rows"),
         (
+            lambda p: np.save(p.with_suffix(".npy"), np.array([1.0, 2.0, -1e39])),
+            "beyond float32's range, about 3.4e38 (first in row 2)",
+        ),
+        (
             lambda p: np.save(p.with_suffix(".npy"), np.zeros((4, 2, 2))),
             "vectors need shape (n, d)",
         ),

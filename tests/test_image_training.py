@@ -2,6 +2,7 @@
 ResNet/SN nets, augmentation at the one place D is run, and the errors of bad combinations."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -166,3 +167,23 @@ def test_inception_features_give_a_clear_error(run_dir, tmp_path, capsys) -> Non
     assert main(["evaluate", str(run_dir), "--inception", str(weights)]) == 2
     err = capsys.readouterr().err
     assert "InceptionV3 features are not available" in err and err.count("\n") == 1
+
+
+def test_an_image_run_with_adaptive_augmentation_resumes_bit_identical(tmp_path) -> None:
+    """The augmentation's p, its ADA sums and its random stream are in the checkpoints."""
+    from safetensors.torch import load_file
+
+    settings = [*TINY_IMAGES, "checkpoint_every=10", "keep_checkpoints=5", "augment.p=0.5"]
+    whole = tmp_path / "whole"
+    assert main(["train", "--out", str(whole), *settings, "augment.ada_kimg=0.5"]) == 0
+    cut = tmp_path / "cut"
+    shutil.copytree(whole, cut)
+    for name in ("step-00000020.safetensors", "step-00000030.safetensors"):
+        (cut / "checkpoints" / name).unlink()
+    (cut / "model.safetensors").unlink()
+    assert main(["train", "--resume", str(cut)]) == 0
+    expected, actual = load_file(whole / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert all(torch.equal(expected[name], actual[name]) for name in expected)
+    assert (cut / "metrics.jsonl").read_text() == (whole / "metrics.jsonl").read_text()
+    p_values = {json.loads(line)["augment_p"] for line in (whole / "metrics.jsonl").open()}
+    assert len(p_values) > 1  # p moved

@@ -38,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="run folder (default: runs/<data>-<time>)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="continue the stopped run RUN from its newest checkpoint, with its own config",
+    )
+    train.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], help="where to train (default: auto)"
+    )
+    train.add_argument(
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
@@ -125,10 +134,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from gankit.config import load_config
-    from gankit.train import train
+    from gankit.train import resume, train
+    from gankit.train.distributed import is_main_process
 
-    config = load_config(args.config, args.overrides)
-    run = train(config, out=args.out, overwrite=args.overwrite)
+    if args.resume is not None:
+        if args.config or args.out or args.overwrite or args.overrides:
+            raise GankitError(
+                "--resume continues RUN with the config it was started with; "
+                "drop --config, --out, --overwrite and KEY=VALUE (only --device may change)"
+            )
+        run = resume(args.resume, device=args.device)
+    else:
+        device = [f"device={args.device}"] if args.device else []
+        config = load_config(args.config, [*args.overrides, *device])
+        run = train(config, out=args.out, overwrite=args.overwrite)
+    if not is_main_process():  # under torchrun, rank 0 speaks for the run
+        return 0
     summary = run.summary()
     print(f"run folder: {run.directory}")
     print(json.dumps({k: v for k, v in summary.items() if k != "step"}))

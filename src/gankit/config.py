@@ -124,6 +124,14 @@ class Config:
     log_every: int = setting(50, ge=1)
     progress: bool = True
     threads: int = setting(1, ge=0)
+    checkpoint_every: int = setting(2000, ge=1)
+    keep_checkpoints: int = setting(3, ge=1)
+    on_divergence: Literal["stop", "restore"] = "stop"
+    divergence_lr_factor: float = setting(0.5, gt=0, lt=1)
+    tensorboard: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    sync_batch_norm: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain nested dicts."""

@@ -15,3 +15,12 @@ class ConfigError(GankitError):
 
 class DataError(GankitError):
     """Data that cannot be trained on: missing, empty, malformed or non-finite."""
+
+
+class DivergenceError(GankitError):
+    """NaN or Inf in a loss or in the parameters of ``network`` ("generator" or "discriminator")."""
+
+    def __init__(self, message: str, network: str, step: int) -> None:
+        super().__init__(message)
+        self.network = network
+        self.step = step

@@ -79,7 +79,8 @@ def gradient_penalty(
     WGAN-GP (Gulrajani et al. 2017): keeps the critic near 1-Lipschitz between the real and
     fake samples; scaled by lambda (10 in the paper).
     """
-    eps = torch.rand((len(real),) + (1,) * (real.ndim - 1), generator=generator)
+    shape = (len(real),) + (1,) * (real.ndim - 1)
+    eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     (gradient,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     norm = (gradient.flatten(1).square().sum(1) + 1e-12).sqrt()  # eps: finite slope at 0

@@ -87,7 +87,7 @@ def _scatter(axes: plt.Axes, samples: np.ndarray, data: VectorData) -> None:
         axes.scatter(real[:, 0], real[:, 1], s=3, alpha=0.4, color=REAL_COLOUR, label="real")
     axes.scatter(samples[:, 0], samples[:, 1], s=3, alpha=0.5, color=FAKE_COLOUR, label="G(z)")
     axes.set(xlabel="x1", ylabel="x2", aspect="equal")
-    axes.legend(loc="upper right", fontsize=8)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8)
 
 
 def _save(figure: plt.Figure, path: Path) -> None:

@@ -99,4 +99,11 @@ def check_vectors(array: np.ndarray, source: str) -> np.ndarray:
         raise DataError(
             f"data in {source!r} has NaN or Inf (first in row {row}); remove or impute those values"
         )
+    too_large = np.abs(array) > np.finfo(np.float32).max  # would become Inf in float32
+    if too_large.any():
+        row = int(np.argwhere(too_large)[0, 0])
+        raise DataError(
+            f"data in {source!r} has values beyond float32's range, about 3.4e38 (first in "
+            f"row {row}); rescale them"
+        )
     return array.astype(np.float32)

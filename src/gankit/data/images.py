@@ -9,6 +9,7 @@ each class is held out for evaluation, and the run trains on ``image.train_fract
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
@@ -52,6 +53,17 @@ class ImageData:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def to(self, device: torch.device) -> ImageData:
+        """The same data with the training images and labels on ``device``."""
+        if self.images.device == torch.device(device):
+            return self
+        return dataclasses.replace(
+            self,
+            standardizer=self.standardizer.to(device),
+            images=self.images.to(device),
+            labels=self.labels.to(device),
+        )
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """A minibatch of n training images, drawn uniformly with replacement."""
         return self.sample_labelled(n, generator)[0]
@@ -60,12 +72,13 @@ class ImageData:
         self, n: int, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
         """n training images and their labels, drawn uniformly with replacement."""
-        rows = torch.randint(len(self.images), (n,), generator=generator)
+        rows = torch.randint(len(self.images), (n,), generator=generator, device=self.images.device)
         return self.images[rows], self.labels[rows]
 
     def sample_labels(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n labels with the training set's class frequencies (for G's conditioning)."""
-        return self.labels[torch.randint(len(self.labels), (n,), generator=generator)]
+        rows = torch.randint(len(self.labels), (n,), generator=generator, device=self.labels.device)
+        return self.labels[rows]
 
     def fingerprint(self) -> str:
         """A hash of the training split: the key of the cached feature network."""

@@ -6,6 +6,7 @@ Lin et al. 2018; VEEGAN, Srivastava et al. 2017); ``mixture1d`` is any 1D mixtur
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -34,6 +35,14 @@ class GaussianMixture:
     def dim(self) -> int:
         return self.means.shape[1]
 
+    def to(self, device: torch.device) -> GaussianMixture:
+        """The same mixture with its parameters on ``device`` (sampled there, by its generator)."""
+        moved = copy.copy(self)
+        moved.means, moved.stds, moved.weights = (
+            t.to(device) for t in (self.means, self.stds, self.weights)
+        )
+        return moved
+
     @property
     def num_modes(self) -> int:
         return self.means.shape[0]
@@ -50,7 +59,9 @@ class GaussianMixture:
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Draw n float32 samples: a component k ~ Categorical(w), then x ~ N(mu_k, sigma_k^2)."""
         components = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
+        noise = torch.randn(
+            n, self.dim, generator=generator, dtype=torch.float64, device=self.means.device
+        )
         return (self.means[components] + self.stds[components] * noise).float()
 
     def component_log_prob(self, x: Tensor) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,9 @@ class Standardizer:
 
     def inverse(self, x: Tensor) -> Tensor:
         return x * self.std + self.mean
+
+    def to(self, device: torch.device) -> Standardizer:
+        return Standardizer(self.mean.to(device), self.std.to(device))
 
 
 @dataclass
@@ -63,11 +67,24 @@ class VectorData:
         """Vectors carry no class labels."""
         return 0
 
+    def to(self, device: torch.device) -> VectorData:
+        """The same data with every tensor on ``device``, so minibatches are drawn there."""
+        if self.standardizer.mean.device == torch.device(device):
+            return self
+        return dataclasses.replace(
+            self,
+            standardizer=self.standardizer.to(device),
+            density=self.density.to(device) if self.density is not None else None,
+            points=self.points.to(device) if self.points is not None else None,
+        )
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """A minibatch of n standardised training vectors."""
         if self.density is not None:
             return self.standardizer.forward(self.density.sample(n, generator))
-        rows = torch.randint(len(self._standardised), (n,), generator=generator)
+        rows = torch.randint(
+            len(self._standardised), (n,), generator=generator, device=self.points.device
+        )
         return self._standardised[rows]
 
     def real_samples(self, n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -23,10 +23,10 @@ from torch import Tensor, nn
 
 from gankit.config import load_config
 from gankit.data import load_data
-from gankit.nets import build_discriminator, build_generator
-from gankit.objectives import OBJECTIVES, minimax_generator_loss, nonsaturating_generator_loss
+from gankit.objectives import minimax_generator_loss, nonsaturating_generator_loss
 from gankit.plots import FAKE_COLOUR, REAL_COLOUR
 from gankit.theory.report import Column, Report, save_figure
+from gankit.train import build_trainer
 from gankit.train.engine import Trainer, frozen
 
 SETTINGS = {
@@ -90,11 +90,8 @@ def confident_discriminator(record_at: set[int], seed: int = 0) -> tuple[list[Me
     """
     config = load_config(base={**SETTINGS, "seed": seed})
     data = load_data(config)
-    with torch.random.fork_rng():
-        torch.manual_seed(config.seed)  # the initial weights
-        generator = build_generator(config, data.dim)
-        discriminator = build_discriminator(config, data.dim)
-    trainer = Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss])
+    with torch.random.fork_rng():  # seed the initial weights, leave the caller's stream alone
+        trainer = build_trainer(config, data)
     noise = trainer.sample_noise(NOISE_SAMPLES, torch.Generator().manual_seed(config.seed + 2))
     measurements = []
     for d_steps in range(max(record_at) + 1):
@@ -103,7 +100,7 @@ def confident_discriminator(record_at: set[int], seed: int = 0) -> tuple[list[Me
         if d_steps in record_at:
             measurements.append(measure(trainer, noise, d_steps))
     with torch.no_grad():
-        final_logits = discriminator(generator(noise))
+        final_logits = trainer.discriminator(trainer.generator(noise))
     return measurements, final_logits
 
 

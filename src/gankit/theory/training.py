@@ -24,8 +24,7 @@ from torch import Tensor
 
 from gankit.config import load_config
 from gankit.data import load_data
-from gankit.nets import build_discriminator, build_generator
-from gankit.objectives import OBJECTIVES, discriminator_loss
+from gankit.objectives import discriminator_loss
 from gankit.plots import FAKE_COLOUR, REAL_COLOUR
 from gankit.theory.exact import (
     TAIL_STDS,
@@ -37,6 +36,7 @@ from gankit.theory.exact import (
     to_numpy,
 )
 from gankit.theory.report import Column, Report, save_figure
+from gankit.train import build_trainer
 from gankit.train.engine import Trainer
 
 SETTINGS: dict[str, Any] = {
@@ -163,11 +163,8 @@ def train_with_snapshots(
     config.log_every = max(1, config.steps // snapshots)
     config.eval_every = config.steps
     data = load_data(config)
-    with torch.random.fork_rng():
-        torch.manual_seed(config.seed)  # the initial weights
-        generator = build_generator(config, data.dim)
-        discriminator = build_discriminator(config, data.dim)
-    trainer = Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss])
+    with torch.random.fork_rng():  # seed the initial weights, leave the caller's stream alone
+        trainer = build_trainer(config, data)
     # Fixed noise and real samples for every snapshot, from streams training never touches.
     noise = trainer.sample_noise(KDE_SAMPLES, torch.Generator().manual_seed(config.seed + 2))
     real = data.density.sample(KDE_SAMPLES, torch.Generator().manual_seed(config.seed + 3))

@@ -21,7 +21,14 @@ class EMA:
         self._params = list(self.module.parameters())
         self._buffers = list(self.module.buffers())
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.module.load_state_dict(state)
+
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         torch._foreach_lerp_(self._params, list(model.parameters()), 1 - self.decay)
-        torch._foreach_copy_(self._buffers, list(model.buffers()))
+        if self._buffers:  # a G without batch norm has none, and foreach refuses empty lists
+            torch._foreach_copy_(self._buffers, list(model.buffers()))

@@ -6,6 +6,13 @@ Each step takes ``d_steps`` discriminator steps, each on a fresh minibatch of re
 and noise (the Monte Carlo estimates of the expectations), then one generator step on
 fresh noise. The losses themselves live in :mod:`gankit.objectives`.
 
+Everything the trainer creates lives on one device (``config.device``), random generators
+included; on the CPU a run is bit-for-bit reproducible from its config and seed, and from
+its :meth:`Trainer.state_dict` (see :mod:`gankit.train.checkpoint`).
+
+Under torchrun each process holds a trainer over its share of the global minibatch, and
+the processes together take the steps of a single process (:mod:`gankit.train.distributed`).
+
 A conditional GAN draws each real minibatch with its labels, and G makes fakes of the same
 classes for D's step (of classes drawn like the training labels for G's step). Every image
 D sees, real or fake, goes through :meth:`Trainer.run_discriminator`, where augmentation
@@ -20,14 +27,17 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import get_total_norm
 
 from gankit.augment import Augment
 from gankit.config import Config, NetworkConfig
 from gankit.data import ImageData, class_count
 from gankit.data.vectors import VectorData
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, DivergenceError
 from gankit.nets.prior import sample_prior
 from gankit.objectives import Objective, gradient_penalty, r1_penalty
+from gankit.train.device import autocast, resolve_device
+from gankit.train.distributed import SINGLE, World
 from gankit.train.ema import EMA
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
@@ -58,7 +68,10 @@ def frozen(module: nn.Module) -> Iterator[None]:
 
 
 class Trainer:
-    """Holds G, D, their optimizers and random streams, and takes alternating steps."""
+    """Holds G, D, their optimizers and random streams on one device; takes alternating steps.
+
+    ``world`` is the set of processes the steps are spread over (one, by default).
+    """
 
     def __init__(
         self,
@@ -67,19 +80,27 @@ class Trainer:
         generator: nn.Module,
         discriminator: nn.Module,
         objective: Objective,
+        world: World = SINGLE,
     ) -> None:
+        world.check_batch_size(config.batch_size, config.pack)
         self.config = config
-        self.data = data
-        self.generator = generator
-        self.discriminator = discriminator
+        self.world = world
+        self.device = resolve_device(config.device, config.precision)
+        self.data = data.to(self.device)
+        sync = config.sync_batch_norm
+        self.generator = world.sync_batch_norm(generator.to(self.device), sync, self.device)
+        self.discriminator = world.sync_batch_norm(discriminator.to(self.device), sync, self.device)
+        # What the gradient steps call: under DDP when there are several processes.
+        self.synced_generator = world.wrap(self.generator)
+        self.synced_discriminator = world.wrap(self.discriminator)
         self.objective = objective
-        self.g_optimizer = make_optimizer(generator, config.generator)
-        self.d_optimizer = make_optimizer(discriminator, config.discriminator)
+        self.g_optimizer = make_optimizer(self.generator, config.generator)
+        self.d_optimizer = make_optimizer(self.discriminator, config.discriminator)
         # Separate seeded streams, so that evaluation or logging never shifts the training data.
-        self.data_rng = torch.Generator().manual_seed(config.seed)
-        self.noise_rng = torch.Generator().manual_seed(config.seed + 1)
-        self.augment_rng = torch.Generator().manual_seed(config.seed + 2)
-        self.ema = EMA(generator, config.ema) if config.ema > 0 else None
+        self.data_rng = torch.Generator(self.device).manual_seed(config.seed)
+        self.noise_rng = torch.Generator(self.device).manual_seed(config.seed + 1)
+        self.augment_rng = torch.Generator(self.device).manual_seed(config.seed + 2)
+        self.ema = EMA(self.generator, config.ema) if config.ema > 0 else None
         self.num_classes = class_count(config, data)
         if config.augment.policy and len(data.shape) != 3:
             raise ConfigError("augment.policy augments images; this data is vectors")
@@ -89,7 +110,13 @@ class Trainer:
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
             for optimizer in (self.g_optimizer, self.d_optimizer)
         ]
+        self._guarded_parameters = [
+            p.detach() for net in (discriminator, generator) for p in net.parameters()
+        ]
         self.step = 0
+        # stat_names summed since the last record: state, so a resumed run logs the same records.
+        self.stats_sum = torch.zeros(len(self.stat_names), device=self.device)
+        self.stats_count = 0
 
     def _lr_factor(self, step: int) -> float:
         """Learning-rate multiplier: constant, or decaying linearly to 0 at ``config.steps``."""
@@ -104,7 +131,11 @@ class Trainer:
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """z ~ p_z from the trainer's noise stream (or from ``generator``)."""
-        return sample_prior(n, self.config.noise, generator or self.noise_rng)
+        return sample_prior(n, self.config.noise, generator or self.noise_rng, self.device)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Forward passes at ``config.precision`` (bf16 autocast on CUDA, or plain fp32)."""
+        return autocast(self.device, self.config.precision)
 
     def real_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
         """n real training samples, and their labels when the GAN is conditional."""
@@ -112,42 +143,54 @@ class Trainer:
             return self.data.sample_labelled(n, self.data_rng)
         return self.data.sample(n, self.data_rng), None
 
-    def generate(self, z: Tensor, labels: Tensor | None) -> Tensor:
-        """G(z), or G(z, y) for a conditional GAN."""
-        return self.generator(z) if labels is None else self.generator(z, labels)
+    def generate(
+        self, z: Tensor, labels: Tensor | None, generator: nn.Module | None = None
+    ) -> Tensor:
+        """G(z), or G(z, y) for a conditional GAN; ``generator``: G's DDP wrapper, or G."""
+        net = generator if generator is not None else self.generator
+        return net(z) if labels is None else net(z, labels)
 
-    def run_discriminator(self, x: Tensor, labels: Tensor | None) -> Tensor:
-        """D's logits for x: the one place D sees data, so augmentation reaches real and fake."""
+    def run_discriminator(
+        self, x: Tensor, labels: Tensor | None, discriminator: nn.Module | None = None
+    ) -> Tensor:
+        """D's logits for x: the one place D sees data, so augmentation reaches real and fake.
+
+        ``discriminator``: D itself, or by default its DDP wrapper.
+        """
         if self.augment is not None:
             x = self.augment(x, self.augment_rng)
-        return self.discriminator(x) if labels is None else self.discriminator(x, labels)
+        net = discriminator if discriminator is not None else self.synced_discriminator
+        return net(x) if labels is None else net(x, labels)
 
     def discriminator_step(self, regularize: bool = False) -> tuple[Tensor, Tensor, Tensor]:
         """One gradient step on L_D (+ R1 if ``regularize``, + GP for WGAN-GP); G is not updated.
 
         Returns (L_D without the penalties, real logits, fake logits).
         """
-        batch = self.config.batch_size
+        batch, world = self.config.batch_size, self.world
         real, labels = self.real_batch(batch)
-        real.requires_grad_(regularize)
-        with torch.no_grad():
-            fake = self.generate(self.sample_noise(batch), labels)  # of the real batch's classes
-        real_logits = self.run_discriminator(real, labels)
-        fake_logits = self.run_discriminator(fake, labels)
-        if self.augment is not None:
-            self.augment.observe(real_logits)
-        loss = self.objective.discriminator(real_logits, fake_logits)
-        total = loss
-        if regularize:
-            # Lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every to compensate.
-            total = loss + self.config.r1 * self.config.r1_every * r1_penalty(real_logits, real)
-        if self.objective.gradient_penalty:
+        real = world.shard(real).requires_grad_(regularize)
+        labels = world.shard(labels) if labels is not None else None
+        with self.autocast():
+            with torch.no_grad():  # no gradient for G here, so none for DDP to average
+                # fakes of the real batch's classes
+                fake = self.generate(world.shard(self.sample_noise(batch)), labels)
+            real_logits = self.run_discriminator(real, labels)
+            fake_logits = self.run_discriminator(fake, labels)
+            if self.augment is not None and self.augment.adaptive:
+                self.augment.observe(world.mean(real_logits.detach().sign().mean()))
+            loss = self.objective.discriminator(real_logits, fake_logits)
+            total = loss
+            if regularize:
+                # Lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every.
+                total = loss + self.config.r1 * self.config.r1_every * r1_penalty(real_logits, real)
+            if self.objective.gradient_penalty:
 
-            def critic(x: Tensor) -> Tensor:
-                return self.run_discriminator(x, labels)
+                def critic(x: Tensor) -> Tensor:
+                    return self.run_discriminator(x, labels)
 
-            penalty = gradient_penalty(critic, real, fake, self.noise_rng)
-            total = total + self.objective.gradient_penalty * penalty
+                penalty = gradient_penalty(critic, real, fake, self.noise_rng)
+                total = total + self.objective.gradient_penalty * penalty
         self.d_optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.d_optimizer.step()
@@ -155,12 +198,17 @@ class Trainer:
 
     def generator_step(self) -> Tensor:
         """One gradient step on L_G through a frozen D; D is not updated. Returns L_G."""
-        batch = self.config.batch_size
+        batch, world = self.config.batch_size, self.world
         with frozen(self.discriminator):
-            labels = self.data.sample_labels(batch, self.noise_rng) if self.num_classes else None
-            fake = self.generate(self.sample_noise(batch), labels)
-            fake_logits = self.run_discriminator(fake, labels)
-            loss = self.objective.generator(fake_logits)
+            with self.autocast():
+                labels = None
+                if self.num_classes:
+                    labels = world.shard(self.data.sample_labels(batch, self.noise_rng))
+                noise = world.shard(self.sample_noise(batch))
+                fake = self.generate(noise, labels, self.synced_generator)
+                # D itself, not its DDP wrapper: frozen, it has no gradient to average.
+                fake_logits = self.run_discriminator(fake, labels, self.discriminator)
+                loss = self.objective.generator(fake_logits)
             self.g_optimizer.zero_grad(set_to_none=True)
             loss.backward()
         self.g_optimizer.step()
@@ -169,7 +217,8 @@ class Trainer:
         return loss.detach()
 
     def train_step(self) -> Tensor:
-        """k D steps, then one G step. Returns the stats named by ``stat_names``."""
+        """k D steps, then one G step. Returns the stats named by ``stat_names``, over all
+        processes."""
         for index in range(self.config.d_steps):
             d_update = self.step * self.config.d_steps + index
             regularize = self.config.r1 > 0 and d_update % self.config.r1_every == 0
@@ -178,36 +227,128 @@ class Trainer:
         for scheduler in self.schedulers:
             scheduler.step()
         self.step += 1
+        # Averaged over the processes, the stats are the whole minibatch's, and a NaN in any
+        # process reaches every process, so that all of them stop or restore together.
         stats = [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
         if self.augment is not None:
-            stats.append(torch.tensor(self.augment.p))
-        return torch.stack(stats)
+            stats.append(torch.tensor(self.augment.p, device=self.device))
+        return self.world.mean(torch.stack(stats).float())
+
+    def check_finite(self, stats: Tensor) -> None:
+        """Raise :class:`DivergenceError` if a loss or any parameter of G or D is NaN or Inf."""
+        # The norm of a tensor is finite exactly when each of its entries is (up to overflow
+        # past ~1e19, which is divergence too): one foreach call and one host sync a step.
+        norms = torch._foreach_norm(self._guarded_parameters)
+        if torch.stack([stats[0], stats[1], *norms]).isfinite().all():
+            return
+        checks = {
+            ("discriminator", "loss"): stats[0],
+            ("generator", "loss"): stats[1],
+            ("discriminator", "parameters"): get_total_norm(self.discriminator.parameters()),
+            ("generator", "parameters"): get_total_norm(self.generator.parameters()),
+        }
+        for (network, part), value in checks.items():
+            if not value.isfinite():
+                message = f"the {network}'s {part} became NaN or Inf at step {self.step}"
+                raise DivergenceError(message, network, self.step)
+
+    def scale_learning_rates(self, factor: float) -> None:
+        """Multiply both networks' learning rates by ``factor``, for the rest of the schedule."""
+        for scheduler in self.schedulers:
+            scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+            for group in scheduler.optimizer.param_groups:
+                group["lr"] *= factor
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the next steps depend on: weights, EMA, optimizers, schedulers, streams, step.
+
+        Tensors, and plain values JSON can hold (dict keys are strings).
+        """
+        return {
+            "step": self.step,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "g_optimizer": _optimizer_state(self.g_optimizer),
+            "d_optimizer": _optimizer_state(self.d_optimizer),
+            "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
+            "data_rng": self.data_rng.get_state(),
+            "noise_rng": self.noise_rng.get_state(),
+            "augment_rng": self.augment_rng.get_state(),
+            "augment": self.augment.state_dict() if self.augment is not None else None,
+            "stats_sum": self.stats_sum,
+            "stats_count": self.stats_count,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a trainer built from the same config."""
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        _load_optimizer_state(self.g_optimizer, state["g_optimizer"])
+        _load_optimizer_state(self.d_optimizer, state["d_optimizer"])
+        for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"], strict=True):
+            scheduler.load_state_dict(scheduler_state)
+        self.data_rng.set_state(state["data_rng"])
+        self.noise_rng.set_state(state["noise_rng"])
+        self.augment_rng.set_state(state["augment_rng"])
+        if self.augment is not None:
+            self.augment.load_state_dict(state["augment"])
+        self.stats_sum.copy_(state["stats_sum"])
+        self.stats_count = int(state["stats_count"])
+        self.step = int(state["step"])
 
     def fit(
         self,
         steps: int,
         hooks: Sequence[Hook] = (),
         evaluate: Callable[[], dict[str, float]] | None = None,
+        checkpoint: Callable[[], None] | None = None,
     ) -> None:
         """Train until ``self.step == steps``.
 
         Every ``log_every`` steps the stats averaged since the last record are passed to each
         hook as ``{"step": ..., "loss_d": ..., ...}``; every ``eval_every`` steps and at the
-        end, ``evaluate()`` adds its metrics to that record.
+        end, ``evaluate()`` adds its metrics to that record. Every ``checkpoint_every`` steps
+        and at the end, after the hooks, ``checkpoint()`` is called. A step whose losses or
+        parameters are not finite raises :class:`DivergenceError` before it is logged or saved.
         """
-        log_every, eval_every = self.config.log_every, self.config.eval_every
-        running, count = torch.zeros(len(self.stat_names)), 0
+        config = self.config
         while self.step < steps:
-            running += self.train_step()
-            count += 1
+            stats = self.train_step()
+            self.check_finite(stats)
+            self.stats_sum += stats
+            self.stats_count += 1
             last = self.step == steps
-            if self.step % log_every and self.step % eval_every and not last:
-                continue
-            record: dict[str, Any] = {"step": self.step}
-            record.update(zip(self.stat_names, (running / count).tolist(), strict=True))
-            running.zero_()
-            count = 0
-            if evaluate is not None and (self.step % eval_every == 0 or last):
-                record.update(evaluate())
-            for hook in hooks:
-                hook(record)
+            if last or self.step % config.log_every == 0 or self.step % config.eval_every == 0:
+                record: dict[str, Any] = {"step": self.step}
+                averages = (self.stats_sum / self.stats_count).tolist()
+                record.update(zip(self.stat_names, averages, strict=True))
+                self.stats_sum.zero_()
+                self.stats_count = 0
+                if evaluate is not None and (last or self.step % config.eval_every == 0):
+                    record.update(evaluate())
+                for hook in hooks:
+                    hook(record)
+            if checkpoint is not None and (last or self.step % config.checkpoint_every == 0):
+                checkpoint()
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """An optimizer's state_dict with string keys (JSON's), for a checkpoint."""
+    state = optimizer.state_dict()
+    return {
+        "state": {str(index): values for index, values in state["state"].items()},
+        "param_groups": state["param_groups"],
+    }
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    # torch matches per-parameter state by integer index; a string key would be dropped silently.
+    optimizer.load_state_dict(
+        {
+            "state": {int(index): values for index, values in state["state"].items()},
+            "param_groups": state["param_groups"],
+        }
+    )

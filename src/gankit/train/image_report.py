@@ -46,15 +46,17 @@ class ImageReport:
 
     @torch.no_grad()
     def _sample(self, noise: Tensor, labels: Tensor | None) -> Tensor:
-        """The sampling G (the EMA copy when enabled) on ``noise``, in batches of 500."""
+        """The sampling G (the EMA copy when enabled) on ``noise``, in batches of 500, on the
+        CPU."""
         sampler = self.trainer.sampling_generator.eval()
+        device = next(sampler.parameters()).device
         try:
             chunks = []
             for start in range(0, len(noise), 500):
-                z = noise[start : start + 500]
-                y = None if labels is None else labels[start : start + 500]
+                z = noise[start : start + 500].to(device)
+                y = None if labels is None else labels[start : start + 500].to(device)
                 chunks.append(sampler(z) if y is None else sampler(z, y))
-            return torch.cat(chunks)
+            return torch.cat(chunks).float().cpu()
         finally:
             sampler.train()
 
