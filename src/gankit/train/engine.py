@@ -17,7 +17,7 @@ the processes together take the steps of a single process (:mod:`gankit.train.di
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -47,16 +47,6 @@ def make_optimizer(module: nn.Module, settings: NetworkConfig) -> torch.optim.Op
             module.parameters(), lr=settings.lr, betas=tuple(settings.betas), fused=True
         )
     return torch.optim.SGD(module.parameters(), lr=settings.lr, momentum=settings.momentum)
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """Stop gradients into ``module``'s parameters (gradients still flow through it)."""
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        module.requires_grad_(True)
 
 
 class Trainer:
@@ -96,6 +86,7 @@ class Trainer:
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
             for optimizer in (self.g_optimizer, self.d_optimizer)
         ]
+        self._generator_parameters = list(generator.parameters())
         self._guarded_parameters = [
             p.detach() for net in (discriminator, generator) for p in net.parameters()
         ]
@@ -146,15 +137,15 @@ class Trainer:
         return loss.detach(), real_logits.detach(), fake_logits.detach()
 
     def generator_step(self) -> Tensor:
-        """One gradient step on L_G through a frozen D; D is not updated. Returns L_G."""
-        with frozen(self.discriminator):
-            with self.autocast():
-                noise = self.world.shard(self.sample_noise(self.config.batch_size))
-                # D itself, not its DDP wrapper: frozen, it has no gradient to average.
-                fake_logits = self.discriminator(self.synced_generator(noise))
-                loss = self.objective.generator(fake_logits)
-            self.g_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+        """One gradient step on L_G through D; D is not updated. Returns L_G."""
+        with self.autocast():
+            noise = self.world.shard(self.sample_noise(self.config.batch_size))
+            # D itself, not its DDP wrapper: D takes no gradient here, so none to average.
+            fake_logits = self.discriminator(self.synced_generator(noise))
+            loss = self.objective.generator(fake_logits)
+        self.g_optimizer.zero_grad(set_to_none=True)
+        # Gradients flow through D into G, but only G's parameters receive them.
+        loss.backward(inputs=self._generator_parameters)
         self.g_optimizer.step()
         if self.ema is not None:
             self.ema.update(self.generator)
