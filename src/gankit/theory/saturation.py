@@ -27,7 +27,7 @@ from gankit.objectives import minimax_generator_loss, nonsaturating_generator_lo
 from gankit.plots import FAKE_COLOUR, REAL_COLOUR
 from gankit.theory.report import Column, Report, save_figure
 from gankit.train import build_trainer
-from gankit.train.engine import Trainer, frozen
+from gankit.train.engine import Trainer
 
 SETTINGS = {
     "data": "mixture1d",
@@ -70,17 +70,14 @@ def gradient_norm(
 
 def measure(trainer: Trainer, noise: Tensor, d_steps: int) -> Measurement:
     """Mean D(G(z)), mean logit, and both gradient norms on the same noise."""
-    with frozen(trainer.discriminator):
-        fake_logits = trainer.discriminator(trainer.generator(noise))
-        return Measurement(
-            d_steps=d_steps,
-            d_fake=fake_logits.sigmoid().mean().item(),
-            logit=fake_logits.mean().item(),
-            minimax=gradient_norm(minimax_generator_loss, trainer.generator, fake_logits),
-            nonsaturating=gradient_norm(
-                nonsaturating_generator_loss, trainer.generator, fake_logits
-            ),
-        )
+    fake_logits = trainer.discriminator(trainer.generator(noise))
+    return Measurement(
+        d_steps=d_steps,
+        d_fake=fake_logits.sigmoid().mean().item(),
+        logit=fake_logits.mean().item(),
+        minimax=gradient_norm(minimax_generator_loss, trainer.generator, fake_logits),
+        nonsaturating=gradient_norm(nonsaturating_generator_loss, trainer.generator, fake_logits),
+    )
 
 
 def confident_discriminator(record_at: set[int], seed: int = 0) -> tuple[list[Measurement], Tensor]:

@@ -22,7 +22,7 @@ D sees, real or fake, goes through :meth:`Trainer.run_discriminator`, where augm
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -55,16 +55,6 @@ def make_optimizer(module: nn.Module, settings: NetworkConfig) -> torch.optim.Op
             module.parameters(), lr=settings.lr, betas=tuple(settings.betas), fused=True
         )
     return torch.optim.SGD(module.parameters(), lr=settings.lr, momentum=settings.momentum)
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """Stop gradients into ``module``'s parameters (gradients still flow through it)."""
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        module.requires_grad_(True)
 
 
 class Trainer:
@@ -110,6 +100,7 @@ class Trainer:
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
             for optimizer in (self.g_optimizer, self.d_optimizer)
         ]
+        self._generator_parameters = list(generator.parameters())
         self._guarded_parameters = [
             p.detach() for net in (discriminator, generator) for p in net.parameters()
         ]
@@ -197,20 +188,20 @@ class Trainer:
         return loss.detach(), real_logits.detach(), fake_logits.detach()
 
     def generator_step(self) -> Tensor:
-        """One gradient step on L_G through a frozen D; D is not updated. Returns L_G."""
+        """One gradient step on L_G through D; D is not updated. Returns L_G."""
         batch, world = self.config.batch_size, self.world
-        with frozen(self.discriminator):
-            with self.autocast():
-                labels = None
-                if self.num_classes:
-                    labels = world.shard(self.data.sample_labels(batch, self.noise_rng))
-                noise = world.shard(self.sample_noise(batch))
-                fake = self.generate(noise, labels, self.synced_generator)
-                # D itself, not its DDP wrapper: frozen, it has no gradient to average.
-                fake_logits = self.run_discriminator(fake, labels, self.discriminator)
-                loss = self.objective.generator(fake_logits)
-            self.g_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+        with self.autocast():
+            labels = None
+            if self.num_classes:
+                labels = world.shard(self.data.sample_labels(batch, self.noise_rng))
+            noise = world.shard(self.sample_noise(batch))
+            fake = self.generate(noise, labels, self.synced_generator)
+            # D itself, not its DDP wrapper: D takes no gradient here, so none to average.
+            fake_logits = self.run_discriminator(fake, labels, self.discriminator)
+            loss = self.objective.generator(fake_logits)
+        self.g_optimizer.zero_grad(set_to_none=True)
+        # Gradients flow through D into G, but only G's parameters receive them.
+        loss.backward(inputs=self._generator_parameters)
         self.g_optimizer.step()
         if self.ema is not None:
             self.ema.update(self.generator)
