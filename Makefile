@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-# A class-conditional GAN on digits with augmentation (configs/digits.yaml): ~3 minutes on a CPU.
+# A class-conditional GAN on digits with augmentation (configs/digits.yaml): 2-3 minutes on a CPU.
 demo: install
 	$(BIN)/gankit train --config configs/digits.yaml --out runs/demo --overwrite
 	@echo "samples of each class (one row per digit): runs/demo/samples.png"

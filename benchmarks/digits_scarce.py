@@ -6,8 +6,11 @@ metrics against the same 359 held-out digits, on the features of the digits clas
 Frechet distance, KID, precision, recall, density, coverage, and the share of conditional
 samples the classifier puts in the class they were asked for (per class for the full set).
 
-    python benchmarks/digits_scarce.py [--seeds 0 1 2] [--runs scarce scarce+aug full]
-        [--steps N] [--out benchmarks/results/digits_scarce]
+    python benchmarks/digits_scarce.py [--seeds 0 1 2] [--runs scarce scarce+aug full ...]
+        [--full-seeds 0] [--steps N] [--out benchmarks/results/digits_scarce]
+
+``--runs`` also takes ``scarce+ada`` and ``full+ada`` (adaptive augmentation from p = 0) and
+``full-noaug``.
 
 A table goes to stdout and everything to OUT/results.json. One run takes about 2 minutes
 on one CPU core; the default (3 seeds x 2 scarce runs, and the full set) about 15.
@@ -30,7 +33,15 @@ AUGMENT = "color,translation,cutout"
 RUNS: dict[str, list[str]] = {
     "scarce": ["image.train_fraction=0.1", "augment.policy=[]"],
     "scarce+aug": ["image.train_fraction=0.1", f"augment.policy={AUGMENT}"],
+    "scarce+ada": [
+        "image.train_fraction=0.1",
+        f"augment.policy={AUGMENT}",
+        "augment.adaptive=true",
+        "augment.p=0",
+    ],
     "full": [],  # the config's own augmentation
+    "full-noaug": ["augment.policy=[]"],
+    "full+ada": [f"augment.policy={AUGMENT}", "augment.adaptive=true", "augment.p=0"],
 }
 COLUMNS = ("frechet", "kid", "precision", "recall", "density", "coverage", "class_accuracy")
 
@@ -68,22 +79,24 @@ def table(results: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
+    parser.add_argument(
+        "--runs", nargs="+", choices=list(RUNS), default=["scarce", "scarce+aug", "full"]
+    )
     parser.add_argument("--full-seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--steps", type=int, help="override the config's steps (a quick look)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/digits_scarce"))
     args = parser.parse_args()
     results = []
     for name in args.runs:
-        for seed in args.full_seeds if name == "full" else args.seeds:
+        for seed in args.full_seeds if name.startswith("full") else args.seeds:
             results.append(run_one(name, seed, args.steps, args.out))
             print(table(results[-1:]).splitlines()[-1], flush=True)
     print()
     print(table(results))
     for result in results:
-        if result["run"] == "full":
+        if result["run"].startswith("full"):
             per_class = {k.split("/")[1]: v for k, v in result.items() if "class_accuracy/" in k}
-            print(f"\nfull, seed {result['seed']}: class accuracy of conditional samples")
+            print(f"\n{result['run']}, seed {result['seed']}: class accuracy per class")
             print("  ".join(f"{digit}: {accuracy:.2f}" for digit, accuracy in per_class.items()))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
