@@ -12,10 +12,14 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gankit.errors import GankitError
+
+if TYPE_CHECKING:
+    from gankit.run import Run
 
 SAMPLE_SUFFIXES = (".npy", ".npz", ".csv")
 
@@ -53,14 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("run", type=Path, help="run folder")
     sample.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
     sample.add_argument(
-        "-o", "--out", type=Path, required=True, help="output file: .npy, .npz or .csv"
+        "-o",
+        "--out",
+        type=Path,
+        required=True,
+        help="output file: .npy, .npz or .csv; for images also a folder (PNG files)",
     )
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
 
     evaluate = commands.add_parser("evaluate", help="score a run's samples against its data")
     evaluate.add_argument("run", type=Path, help="run folder")
     evaluate.add_argument(
-        "--samples", type=Path, help="score this .npy/.npz/.csv file instead of fresh samples of G"
+        "--samples",
+        type=Path,
+        help="score this .npy/.npz/.csv file (images: .npz/.npy or a PNG folder, as "
+        "`gankit sample` writes them) instead of fresh samples of G",
+    )
+    evaluate.add_argument(
+        "--inception",
+        type=Path,
+        metavar="WEIGHTS",
+        help="InceptionV3 features from a pytorch-fid/torch-fidelity weights file (unavailable: "
+        "see README)",
     )
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
 
@@ -142,11 +160,20 @@ def _sample(args: argparse.Namespace) -> int:
     from gankit.run import load
 
     suffix = args.out.suffix.lower()
-    if suffix not in SAMPLE_SUFFIXES:
+    if suffix and suffix not in SAMPLE_SUFFIXES:
         raise GankitError(
-            f"-o {str(args.out)!r}: use a file ending in " + ", ".join(SAMPLE_SUFFIXES)
+            f"-o {str(args.out)!r}: use a file ending in "
+            + ", ".join(SAMPLE_SUFFIXES)
+            + ", or a folder (PNG files) for images"
         )
     run = load(args.run)
+    if run.is_images:
+        return _sample_images(run, args)
+    if not suffix:
+        raise GankitError(
+            f"-o {str(args.out)!r}: this run makes vectors; use a file ending in "
+            + ", ".join(SAMPLE_SUFFIXES)
+        )
     samples = run.sample(args.n, seed=args.seed)
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -171,17 +198,93 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_images(run: Run, args: argparse.Namespace) -> int:
+    """Images to a folder of PNGs (a subfolder per class when conditional), .npz or .npy."""
+    from gankit.pictures import save_png_folder
+
+    suffix = args.out.suffix.lower()
+    if suffix == ".csv":
+        raise GankitError(f"-o {str(args.out)!r}: images go to a folder, .npz or .npy")
+    if not suffix and args.out.exists() and any(args.out.iterdir()):
+        raise GankitError(f"-o {str(args.out)!r} is not empty; choose a new folder")
+    try:
+        if not suffix:
+            images, labels = run.generate(args.n, seed=args.seed)
+            save_png_folder(images, args.out, labels, run.classes)
+        else:
+            samples, labels = run.sample_labelled(args.n, seed=args.seed)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            if suffix == ".npy":
+                np.save(args.out, samples)
+            elif labels is None:
+                np.savez(args.out, images=samples)
+            else:
+                np.savez(args.out, images=samples, labels=labels)
+    except OSError as error:
+        raise GankitError(
+            f"cannot write {str(args.out)!r} ({error.strerror}); choose a writable path"
+        ) from None
+    print(f"wrote {args.n} images to {args.out}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from gankit.data.arrays import load_vectors
+    from gankit.metrics.features import INCEPTION_UNAVAILABLE
     from gankit.run import SUMMARY_FILE, load
 
+    if args.inception is not None:
+        raise GankitError(INCEPTION_UNAVAILABLE)
     run = load(args.run)
-    samples = load_vectors(args.samples) if args.samples else None
-    metrics = run.evaluate(samples, seed=args.seed)
+    labels = None
+    if run.is_images and args.samples:
+        samples, labels = _read_image_samples(run, args.samples)
+    else:
+        samples = load_vectors(args.samples) if args.samples else None
+    metrics = run.evaluate(samples, seed=args.seed, labels=labels)
     summary = {**run.summary(), **metrics}
     (run.directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(metrics))
     return 0
+
+
+def _read_image_samples(run: Run, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Image samples in the run's data units, and their classes if known, from what
+    ``gankit sample`` writes: a PNG folder (a subfolder per class), an .npz or an .npy."""
+    import torch
+
+    from gankit.data.image_files import read_image_folder
+    from gankit.errors import DataError
+
+    if path.is_dir():
+        raw = read_image_folder(path)
+        if len({image.shape for image in raw.images}) > 1:
+            raise DataError(f"images in {str(path)!r} have different sizes")
+        pixels = torch.from_numpy(np.stack(raw.images).astype(np.float32)) / 127.5 - 1
+        samples = run.standardizer.inverse(pixels).numpy()
+        if raw.labels is None:
+            return samples, None
+        unknown = sorted(set(raw.classes) - set(run.classes))
+        if unknown:
+            raise DataError(f"{str(path)!r} has class folders {unknown} that the run lacks")
+        return samples, np.array([run.classes.index(raw.classes[i]) for i in raw.labels])
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                labels = archive["labels"] if "labels" in archive.files else None
+                return archive["images"], labels
+        except (ValueError, OSError, KeyError) as error:
+            raise DataError(
+                f"cannot read images from {str(path)!r}: {_first_line(error)}"
+            ) from None
+    try:
+        return np.load(path, allow_pickle=False), None
+    except (ValueError, OSError) as error:
+        raise DataError(f"cannot read images from {str(path)!r}: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _theory(args: argparse.Namespace) -> int:

@@ -54,6 +54,8 @@ class NetworkConfig:
     lr: float = setting(5e-4, gt=0)
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     momentum: float = setting(0.0, ge=0, lt=1)
+    width: int = setting(64, ge=1)
+    spectral_norm: bool = False
 
 
 @dataclass
@@ -66,6 +68,33 @@ class MixtureConfig:
 
 
 @dataclass
+class ImageConfig:
+    """Image data: the size the networks see, and the fixed split into training and held-out.
+
+    ``holdout`` of each class is set aside once, by a fixed seed, for evaluation; the run
+    trains on ``train_fraction`` of the rest, or on ``per_class`` images of each class.
+    """
+
+    resolution: int = setting(0, ge=0)
+    channels: int = setting(0, ge=0, le=3)
+    holdout: float = setting(0.2, gt=0, lt=1)
+    train_fraction: float = setting(1.0, gt=0, le=1)
+    per_class: int = setting(0, ge=0)
+
+
+@dataclass
+class AugmentConfig:
+    """Differentiable augmentation of every image D sees, and the ADA rule that tunes its p."""
+
+    policy: list[Literal["color", "translation", "cutout"]] = field(default_factory=list)
+    p: float = setting(1.0, ge=0, le=1)
+    adaptive: bool = False
+    target: float = setting(0.6, gt=-1, lt=1)
+    interval: int = setting(4, ge=1)
+    ada_kimg: float = setting(20.0, gt=0)
+
+
+@dataclass
 class Config:
     """Everything a training run needs. ``data``, ``steps`` and ``seed`` always exist."""
 
@@ -75,7 +104,9 @@ class Config:
     batch_size: int = setting(128, ge=1)
     d_steps: int = setting(1, ge=1)
     pack: int = setting(1, ge=1)
-    loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
+    loss: Literal["nonsaturating", "minimax", "hinge", "wgan-gp", "lsgan"] = "nonsaturating"
+    model: Literal["auto", "mlp", "dcgan", "resnet"] = "auto"
+    conditional: bool = False
     ema: float = setting(0.999, ge=0, lt=1)
     r1: float = setting(1.0, ge=0)
     r1_every: int = setting(4, ge=1)
@@ -86,6 +117,8 @@ class Config:
     )
     discriminator: NetworkConfig = field(default_factory=NetworkConfig)
     mixture: MixtureConfig = field(default_factory=MixtureConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     eval_every: int = setting(4000, ge=1)
     eval_samples: int = setting(2500, ge=1)
     log_every: int = setting(50, ge=1)
@@ -273,6 +306,8 @@ def validate(config: Any, prefix: str = "") -> None:
         _check_network(config, prefix)
     if isinstance(config, MixtureConfig):
         _check_mixture(config, prefix)
+    if isinstance(config, ImageConfig):
+        _check_image(config, prefix)
     if isinstance(config, Config) and config.batch_size % config.pack:
         raise ConfigError(
             f"batch_size ({config.batch_size}) must be a multiple of pack "
@@ -320,3 +355,13 @@ def _check_mixture(mixture: MixtureConfig, prefix: str) -> None:
             f"config key '{prefix}weights' must be non-negative with a positive "
             f"sum; got {mixture.weights}"
         )
+
+
+def _check_image(image: ImageConfig, prefix: str) -> None:
+    if image.channels not in (0, 1, 3):
+        raise ConfigError(
+            f"config key '{prefix}channels' must be 1 (grey), 3 (RGB) or 0 (as the data "
+            f"has); got {image.channels}"
+        )
+    if image.per_class and image.train_fraction < 1:
+        raise ConfigError(f"set one of '{prefix}per_class' and '{prefix}train_fraction', not both")

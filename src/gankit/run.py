@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
-from torch import nn
+from torch import Tensor, nn
 
 from gankit.config import Config, load_config
-from gankit.data import load_data
+from gankit.data import ImageData, load_data
 from gankit.data.vectors import Standardizer, VectorData
 from gankit.errors import GankitError
 from gankit.metrics import evaluate_samples
@@ -29,8 +29,10 @@ METRICS_FILE = "metrics.jsonl"
 class Run:
     """A trained generator G (the EMA copy when enabled) and discriminator D, with their config.
 
-    ``sample(n)`` returns vectors in the data's own units; ``evaluate()`` scores samples
-    against the real data; ``save``/``load`` round-trip through a run folder.
+    ``sample(n)`` returns vectors or images in the data's own units; ``evaluate()`` scores
+    samples against the real data; ``save``/``load`` round-trip through a run folder.
+    ``shape`` is that of one sample, (d,) or (C, H, W); ``classes`` the data's class names,
+    which a conditional G (``config.conditional``) is conditioned on.
     """
 
     def __init__(
@@ -40,7 +42,9 @@ class Run:
         generator: nn.Module,
         discriminator: nn.Module,
         directory: Path | None = None,
-        data: VectorData | None = None,
+        data: VectorData | ImageData | None = None,
+        shape: tuple[int, ...] | None = None,
+        classes: list[str] | None = None,
     ) -> None:
         self.config = config
         self.standardizer = standardizer
@@ -48,24 +52,64 @@ class Run:
         self.discriminator = discriminator.eval()
         self.directory = directory
         self._data = data
+        self.shape = tuple(shape or (data.shape if data is not None else standardizer.mean.shape))
+        self.classes = list(classes if classes is not None else getattr(data, "classes", []))
 
     @property
-    def data(self) -> VectorData:
+    def is_images(self) -> bool:
+        return len(self.shape) == 3
+
+    @property
+    def num_classes(self) -> int:
+        """K, the classes G is conditioned on; 0 for an unconditional G."""
+        return len(self.classes) if self.config.conditional else 0
+
+    @property
+    def data(self) -> VectorData | ImageData:
         """The training data, reloaded from the config when the run was loaded from disk."""
         if self._data is None:
             self._data = load_data(self.config)
         return self._data
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """n samples G(z) in data units, as (n, d) float32; the same seed gives the same samples."""
+    def generate(self, n: int, seed: int = 0) -> tuple[Tensor, Tensor | None]:
+        """n outputs G(z) as the networks see them, and for a conditional G the classes asked
+        for: each class in turn (0, 1, ..., K-1, 0, ...)."""
         if n < 1:
             raise GankitError(f"the number of samples must be at least 1; got {n}")
         z = sample_prior(n, self.config.noise, torch.Generator().manual_seed(seed))
-        return self.standardizer.inverse(self.generator(z)).numpy()
+        if self.num_classes:
+            labels = torch.arange(n) % self.num_classes
+            return self.generator(z, labels), labels
+        return self.generator(z), None
 
-    def evaluate(self, samples: np.ndarray | None = None, seed: int = 0) -> dict[str, Any]:
-        """Metrics of ``samples`` (default: ``eval_samples`` fresh ones) against the real data."""
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """n samples G(z) in data units, float32; the same seed gives the same samples.
+
+        Vectors: (n, d). Images: (n, H, W) grey or (n, H, W, 3) colour, in the data's pixel
+        range (0..16 for digits, 0..255 for PNG/JPEG folders).
+        """
+        return self.sample_labelled(n, seed)[0]
+
+    def sample_labelled(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`sample`, and the class of each sample for a conditional G (else None)."""
+        out, labels = self.generate(n, seed)
+        if self.is_images:
+            out = out.clamp(-1, 1).permute(0, 2, 3, 1)
+            out = out[..., 0] if out.shape[-1] == 1 else out
+        samples = self.standardizer.inverse(out).numpy().astype(np.float32)
+        return samples, None if labels is None else labels.numpy()
+
+    def evaluate(
+        self, samples: np.ndarray | None = None, seed: int = 0, labels: np.ndarray | None = None
+    ) -> dict[str, Any]:
+        """Metrics of ``samples`` (default: ``eval_samples`` fresh ones) against the real data.
+
+        For images, ``samples`` are in data units as :meth:`sample` gives them, and
+        ``labels`` (the classes asked of a conditional G) add ``class_accuracy``.
+        """
+        if self.is_images:
+            return self._evaluate_images(samples, seed, labels)
         if samples is None:
             samples = self.sample(self.config.eval_samples, seed=seed)
         if samples.ndim != 2 or samples.shape[1] != self.data.dim:
@@ -75,6 +119,27 @@ class Run:
             )
         return evaluate_samples(torch.from_numpy(np.asarray(samples, np.float32)), self.data, seed)
 
+    def _evaluate_images(
+        self, samples: np.ndarray | None, seed: int, labels: np.ndarray | None
+    ) -> dict[str, Any]:
+        if samples is None:
+            images, label_tensor = self.generate(self.config.eval_samples, seed)
+            return evaluate_samples(images.clamp(-1, 1), self.data, seed, label_tensor)
+        samples = np.asarray(samples, np.float32)
+        channels, height, width = self.shape
+        if samples.ndim == 3 and channels == 1:
+            samples = samples[..., None]
+        if samples.shape[1:] != (height, width, channels):
+            raise GankitError(
+                f"samples have shape {samples.shape}; this run makes images of "
+                f"{height}x{width} with {channels} channel(s), as (n, H, W[, C])"
+            )
+        if labels is not None and len(labels) != len(samples):
+            raise GankitError(f"{len(labels)} labels for {len(samples)} samples; give one each")
+        images = self.standardizer.forward(torch.from_numpy(samples)).permute(0, 3, 1, 2)
+        label_tensor = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
+        return evaluate_samples(images.clamp(-1, 1), self.data, seed, label_tensor)
+
     def save(self, directory: str | Path) -> None:
         """Write the config and the weights (safetensors) into ``directory``."""
         directory = Path(directory)
@@ -83,10 +148,16 @@ class Run:
         tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
         tensors |= {f"discriminator.{k}": v for k, v in self.discriminator.state_dict().items()}
         tensors |= {"data.mean": self.standardizer.mean, "data.std": self.standardizer.std}
+        if self.is_images:
+            tensors["data.shape"] = torch.tensor(self.shape)
         save_file(
             {k: v.contiguous() for k, v in tensors.items()},
             directory / WEIGHTS_FILE,
-            metadata={"format": "gankit", "data": self.config.data},
+            metadata={
+                "format": "gankit",
+                "data": self.config.data,
+                "classes": json.dumps(self.classes),
+            },
         )
         self.directory = directory
 
@@ -108,14 +179,21 @@ class Run:
         config = load_config(directory / CONFIG_FILE)
         try:
             tensors = load_file(directory / WEIGHTS_FILE)
+            with safe_open(directory / WEIGHTS_FILE, framework="pt") as file:
+                metadata = file.metadata() or {}
         except (SafetensorError, OSError) as error:
             raise GankitError(
                 f"{str(directory / WEIGHTS_FILE)!r} is not a readable safetensors "
                 f"file ({error}); retrain or restore it"
             ) from None
-        data_dim = int(tensors["data.mean"].numel()) if "data.mean" in tensors else 0
-        generator = build_generator(config, data_dim)
-        discriminator = build_discriminator(config, data_dim)
+        if "data.shape" in tensors:
+            shape = tuple(tensors["data.shape"].tolist())
+        else:
+            shape = (int(tensors["data.mean"].numel()) if "data.mean" in tensors else 0,)
+        classes = json.loads(metadata.get("classes", "[]"))
+        num_classes = len(classes) if config.conditional else 0
+        generator = build_generator(config, shape, num_classes)
+        discriminator = build_discriminator(config, shape, num_classes)
         try:
             generator.load_state_dict(_part(tensors, "generator."))
             discriminator.load_state_dict(_part(tensors, "discriminator."))
@@ -126,7 +204,9 @@ class Run:
                 f"{str(directory / WEIGHTS_FILE)!r} does not match its "
                 f"config.yaml ({reason}); retrain or restore the folder"
             ) from None
-        return cls(config, standardizer, generator, discriminator, directory)
+        return cls(
+            config, standardizer, generator, discriminator, directory, shape=shape, classes=classes
+        )
 
     def summary(self) -> dict[str, Any]:
         """The run's summary.json, or {} if it has none yet."""

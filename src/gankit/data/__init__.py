@@ -1,4 +1,5 @@
-"""Data sources, chosen by name: built-in mixtures with exact densities, or the user's own file."""
+"""Data sources, chosen by name: built-in mixtures with exact densities, built-in images, or
+the user's own vectors (.npy/.npz/.csv) or images (a folder, or an .npz holding ``images``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ import torch
 
 from gankit.config import Config
 from gankit.data.arrays import VECTOR_SUFFIXES, load_vectors
+from gankit.data.digits import load_digits
+from gankit.data.image_files import (
+    RawImages,
+    is_image_source,
+    read_image_archive,
+    read_image_folder,
+)
+from gankit.data.images import ImageData, prepare_images
 from gankit.data.mixtures import GaussianMixture, grid, mixture1d, ring
 from gankit.data.vectors import Standardizer, VectorData
 from gankit.errors import DataError
@@ -19,9 +28,13 @@ MIXTURES: dict[str, Callable[[Config], GaussianMixture]] = {
     "mixture1d": lambda config: mixture1d(**vars(config.mixture)),
 }
 
+IMAGE_SETS: dict[str, Callable[[], RawImages]] = {"digits": load_digits}
 
-def load_data(config: Config) -> VectorData:
-    """The data named by ``config.data``: a built-in name or a path to a .npy/.npz/.csv file."""
+
+def load_data(config: Config) -> VectorData | ImageData:
+    """The data named by ``config.data``: a built-in name, or a path to the user's own data."""
+    if config.data in IMAGE_SETS:
+        return prepare_images(config.data, IMAGE_SETS[config.data](), config.image)
     if config.data in MIXTURES:
         density = MIXTURES[config.data](config)
         return VectorData(
@@ -30,13 +43,37 @@ def load_data(config: Config) -> VectorData:
             density=density,
         )
     path = Path(config.data)
+    if is_image_source(path):
+        read = read_image_folder if path.is_dir() else read_image_archive
+        return prepare_images(str(path), read(path), config.image)
     if path.suffix.lower() in VECTOR_SUFFIXES or path.exists():
         points = torch.from_numpy(load_vectors(path))
         return VectorData(path.stem, Standardizer.fit(points), points=points)
     raise DataError(
-        f"unknown data {config.data!r}; use one of {', '.join(MIXTURES)} or a path "
-        "to a .npy, .npz or .csv file"
+        f"unknown data {config.data!r}; use one of {', '.join([*MIXTURES, *IMAGE_SETS])} or "
+        "a path to a .npy, .npz or .csv file, or to a folder of images"
     )
 
 
-__all__ = ["MIXTURES", "GaussianMixture", "Standardizer", "VectorData", "load_data"]
+def class_count(config: Config, data: VectorData | ImageData) -> int:
+    """K, the classes a conditional GAN on ``data`` is conditioned on; 0 when unconditional."""
+    if not config.conditional:
+        return 0
+    if data.num_classes == 0:
+        raise DataError(
+            f"conditional=true needs labelled images, and {data.name!r} has no labels; "
+            "use digits, one subfolder per class, or an .npz with 'labels'"
+        )
+    return data.num_classes
+
+
+__all__ = [
+    "IMAGE_SETS",
+    "MIXTURES",
+    "GaussianMixture",
+    "ImageData",
+    "Standardizer",
+    "VectorData",
+    "class_count",
+    "load_data",
+]

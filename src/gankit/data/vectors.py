@@ -57,6 +57,16 @@ class VectorData:
     def dim(self) -> int:
         return self.density.dim if self.density is not None else self.points.shape[1]
 
+    @property
+    def shape(self) -> tuple[int]:
+        """The shape of one sample, (d,)."""
+        return (self.dim,)
+
+    @property
+    def num_classes(self) -> int:
+        """Vectors carry no class labels."""
+        return 0
+
     def to(self, device: torch.device) -> VectorData:
         """The same data with every tensor on ``device``, so minibatches are drawn there."""
         if self.standardizer.mean.device == torch.device(device):

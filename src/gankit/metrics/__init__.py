@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
+from gankit.data.images import ImageData
 from gankit.data.vectors import VectorData
 from gankit.metrics.frechet import frechet_distance
+from gankit.metrics.images import evaluate_images
+from gankit.metrics.kid import kernel_distance
 from gankit.metrics.mixture import mode_coverage
+from gankit.metrics.prdc import prdc
 
 
-def evaluate_samples(samples: Tensor, data: VectorData, seed: int = 0) -> dict[str, float | None]:
-    """The metrics that fit the data's kind, for samples in data space.
+def evaluate_samples(
+    samples: Tensor,
+    data: VectorData | ImageData,
+    seed: int = 0,
+    labels: Tensor | None = None,
+) -> dict[str, Any]:
+    """The metrics that fit the data's kind.
 
-    Mixtures with a known density get PacGAN's mode coverage and the mean exact
-    log-likelihood log p_data(G(z)); every data set gets the Frechet distance between
-    Gaussians fitted to the samples and to as many real vectors.
+    Vectors (in data space): mixtures with a known density get PacGAN's mode coverage and
+    the mean exact log-likelihood log p_data(G(z)); every data set gets the Frechet distance
+    between Gaussians fitted to the samples and to as many real vectors. Images ((n, C, H, W)
+    in [-1, 1], as G makes them; ``labels`` for a conditional G): see
+    :func:`~gankit.metrics.images.evaluate_images`.
     """
+    if isinstance(data, ImageData):
+        return evaluate_images(samples, data, labels, seed)
     real = data.real_samples(len(samples), torch.Generator().manual_seed(seed))
     metrics: dict[str, float | None] = {"frechet": frechet_distance(samples.numpy(), real.numpy())}
     if data.density is not None:
@@ -25,4 +40,11 @@ def evaluate_samples(samples: Tensor, data: VectorData, seed: int = 0) -> dict[s
     return metrics
 
 
-__all__ = ["evaluate_samples", "frechet_distance", "mode_coverage"]
+__all__ = [
+    "evaluate_images",
+    "evaluate_samples",
+    "frechet_distance",
+    "kernel_distance",
+    "mode_coverage",
+    "prdc",
+]

@@ -1,33 +1,111 @@
-"""Networks, built from the config."""
+"""Networks, chosen by name (``model``) and built from the config and the data's shape.
+
+``mlp`` takes vectors, shape (d,); ``dcgan`` and ``resnet`` take images, shape (C, H, W), and
+are class-conditional (conditional batch norm in G, a projection D) when given classes.
+``auto`` is ``mlp`` for vectors and ``dcgan`` for images.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 from torch import nn
 
 from gankit.config import Config
+from gankit.errors import ConfigError
+from gankit.nets import dcgan, resnet
+from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.nets.layers import check_resolution
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.pack import PackedDiscriminator
+from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator
+
+Shape = tuple[int, ...]
+
+GENERATORS: dict[str, Callable[[Config, Shape, int], nn.Module]] = {
+    "mlp": lambda config, shape, classes: MLPGenerator(
+        config.noise.dim,
+        shape[0],
+        config.generator.hidden,
+        config.generator.activation,
+        config.generator.batch_norm,
+    ),
+    "dcgan": lambda config, shape, classes: DCGANGenerator(
+        config.noise.dim,
+        check_resolution("dcgan", shape, dcgan.SIZES),
+        config.generator.width,
+        classes,
+    ),
+    "resnet": lambda config, shape, classes: ResNetGenerator(
+        config.noise.dim,
+        check_resolution("resnet", shape, resnet.SIZES),
+        config.generator.width,
+        classes,
+    ),
+}
+
+DISCRIMINATORS: dict[str, Callable[[Config, Shape, int], nn.Module]] = {
+    "mlp": lambda config, shape, classes: MLPDiscriminator(
+        shape[0] * config.pack,
+        config.discriminator.hidden,
+        config.discriminator.activation,
+        config.discriminator.batch_norm,
+    ),
+    "dcgan": lambda config, shape, classes: DCGANDiscriminator(
+        check_resolution("dcgan", shape, dcgan.SIZES),
+        config.discriminator.width,
+        classes,
+        config.discriminator.spectral_norm,
+    ),
+    "resnet": lambda config, shape, classes: ResNetDiscriminator(
+        check_resolution("resnet", shape, resnet.SIZES), config.discriminator.width, classes
+    ),
+}
 
 
-def build_generator(config: Config, data_dim: int) -> nn.Module:
-    """G for the configured noise and network sizes."""
-    net = config.generator
-    return MLPGenerator(config.noise.dim, data_dim, net.hidden, net.activation, net.batch_norm)
+def resolve_model(config: Config, shape: int | Sequence[int]) -> str:
+    """The model for data of ``shape``: ``config.model``, checked against the data's kind."""
+    images = not isinstance(shape, int) and len(shape) == 3
+    model = config.model if config.model != "auto" else ("dcgan" if images else "mlp")
+    if images and model == "mlp":
+        raise ConfigError("model=mlp takes vectors; for image data use model=dcgan or resnet")
+    if not images and model != "mlp":
+        raise ConfigError(f"model={model} makes images; for vector data use model=mlp (or auto)")
+    if images and config.pack > 1:
+        raise ConfigError("pack > 1 works with model=mlp only; set pack=1 for image data")
+    return model
 
 
-def build_discriminator(config: Config, data_dim: int) -> nn.Module:
-    """D, returning logits; packed (PacGAN) when ``config.pack`` > 1."""
-    net = config.discriminator
-    discriminator = MLPDiscriminator(
-        data_dim * config.pack, net.hidden, net.activation, net.batch_norm
-    )
+def build_generator(config: Config, shape: int | Sequence[int], num_classes: int = 0) -> nn.Module:
+    """G for data of ``shape`` (d, or (C, H, W)), conditioned on ``num_classes`` classes if > 0."""
+    model = resolve_model(config, shape)
+    return GENERATORS[model](config, _as_tuple(shape), num_classes)
+
+
+def build_discriminator(
+    config: Config, shape: int | Sequence[int], num_classes: int = 0
+) -> nn.Module:
+    """D, returning logits; packed (PacGAN) when ``config.pack`` > 1 (vectors only)."""
+    model = resolve_model(config, shape)
+    discriminator = DISCRIMINATORS[model](config, _as_tuple(shape), num_classes)
     return PackedDiscriminator(discriminator, config.pack) if config.pack > 1 else discriminator
 
 
+def _as_tuple(shape: int | Sequence[int]) -> Shape:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
 __all__ = [
+    "DISCRIMINATORS",
+    "GENERATORS",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "MLPDiscriminator",
     "MLPGenerator",
     "PackedDiscriminator",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "build_discriminator",
     "build_generator",
+    "resolve_model",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from gankit.config import Config, load_config
-from gankit.data import load_data
+from gankit.data import ImageData, class_count, load_data
 from gankit.data.vectors import VectorData
 from gankit.errors import GankitError
 from gankit.metrics import evaluate_samples
@@ -32,6 +32,7 @@ from gankit.train.checkpoint import Checkpoints
 from gankit.train.distributed import SINGLE, World, process_group
 from gankit.train.engine import Trainer
 from gankit.train.guard import fit_guarded
+from gankit.train.image_report import ImageReport
 
 
 def train(
@@ -98,15 +99,18 @@ def resume(directory: str | Path, device: str | None = None) -> Run:
         return _train_to_the_end(trainer, data, directory, resumed=True)
 
 
-def build_trainer(config: Config, data: VectorData, world: World = SINGLE) -> Trainer:
+def build_trainer(config: Config, data: VectorData | ImageData, world: World = SINGLE) -> Trainer:
     """G, D and their trainer, initialised from ``config.seed`` (the same in every process)."""
     torch.manual_seed(config.seed)
-    generator = build_generator(config, data.dim)
-    discriminator = build_discriminator(config, data.dim)
+    classes = class_count(config, data)
+    generator = build_generator(config, data.shape, classes)
+    discriminator = build_discriminator(config, data.shape, classes)
     return Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss], world)
 
 
-def _train_to_the_end(trainer: Trainer, data: VectorData, directory: Path, resumed: bool) -> Run:
+def _train_to_the_end(
+    trainer: Trainer, data: VectorData | ImageData, directory: Path, resumed: bool
+) -> Run:
     """Train from ``trainer.step`` to the last step, then write the weights, summary and plots.
 
     Under torchrun, rank 0 alone evaluates, reports and writes; the others train beside it and
@@ -124,6 +128,10 @@ def _train_to_the_end(trainer: Trainer, data: VectorData, directory: Path, resum
         samples = data.standardizer.inverse(sampler(eval_noise).float().cpu())
         sampler.train()
         return evaluate_samples(samples, data, seed=config.seed)
+
+    images = ImageReport(trainer, data, directory) if isinstance(data, ImageData) else None
+    if images is not None:
+        evaluate = images.evaluate  # metrics against the held-out images, and grids
 
     reporters: list[Reporter] = []
     if world.is_main:
@@ -161,14 +169,19 @@ def _train_to_the_end(trainer: Trainer, data: VectorData, directory: Path, resum
     }
     if resumed:
         summary["resumed_from"] = first_step
+    if images is not None:
+        summary.update(data.describe())
     (directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     plot_losses(log.records, directory / "losses.png")
-    plot_samples(
-        run.sample(config.eval_samples, seed=config.seed),
-        data,
-        directory / "samples.png",
-        title=f"{data.name}: G after {config.steps} steps",
-    )
+    if images is not None:
+        images.draw(directory / "samples.png")
+    else:
+        plot_samples(
+            run.sample(config.eval_samples, seed=config.seed),
+            data,
+            directory / "samples.png",
+            title=f"{data.name}: G after {config.steps} steps",
+        )
     world.barrier()
     return run
 

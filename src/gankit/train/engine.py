@@ -12,6 +12,11 @@ its :meth:`Trainer.state_dict` (see :mod:`gankit.train.checkpoint`).
 
 Under torchrun each process holds a trainer over its share of the global minibatch, and
 the processes together take the steps of a single process (:mod:`gankit.train.distributed`).
+
+A conditional GAN draws each real minibatch with its labels, and G makes fakes of the same
+classes for D's step (of classes drawn like the training labels for G's step). Every image
+D sees, real or fake, goes through :meth:`Trainer.run_discriminator`, where augmentation
+(:mod:`gankit.augment`) is applied.
 """
 
 from __future__ import annotations
@@ -24,17 +29,20 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import get_total_norm
 
+from gankit.augment import Augment
 from gankit.config import Config, NetworkConfig
+from gankit.data import ImageData, class_count
 from gankit.data.vectors import VectorData
-from gankit.errors import DivergenceError
+from gankit.errors import ConfigError, DivergenceError
 from gankit.nets.prior import sample_prior
-from gankit.objectives import Objective, r1_penalty
+from gankit.objectives import Objective, gradient_penalty, r1_penalty
 from gankit.train.device import autocast, resolve_device
 from gankit.train.distributed import SINGLE, World
 from gankit.train.ema import EMA
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
-"""Logged per step: both losses, mean D(x) on real data and mean D(G(z)), from the D step."""
+"""Logged per step: both losses, mean D(x) on real data and mean D(G(z)), from the D step;
+and ``augment_p``, the augmentation probability, when images are augmented."""
 
 Hook = Callable[[dict[str, Any]], None]
 
@@ -58,7 +66,7 @@ class Trainer:
     def __init__(
         self,
         config: Config,
-        data: VectorData,
+        data: VectorData | ImageData,
         generator: nn.Module,
         discriminator: nn.Module,
         objective: Objective,
@@ -81,7 +89,13 @@ class Trainer:
         # Separate seeded streams, so that evaluation or logging never shifts the training data.
         self.data_rng = torch.Generator(self.device).manual_seed(config.seed)
         self.noise_rng = torch.Generator(self.device).manual_seed(config.seed + 1)
+        self.augment_rng = torch.Generator(self.device).manual_seed(config.seed + 2)
         self.ema = EMA(self.generator, config.ema) if config.ema > 0 else None
+        self.num_classes = class_count(config, data)
+        if config.augment.policy and len(data.shape) != 3:
+            raise ConfigError("augment.policy augments images; this data is vectors")
+        self.augment = Augment(config.augment, config.batch_size) if config.augment.policy else None
+        self.stat_names = STAT_NAMES + (("augment_p",) if self.augment else ())
         self.schedulers = [
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
             for optimizer in (self.g_optimizer, self.d_optimizer)
@@ -91,8 +105,8 @@ class Trainer:
             p.detach() for net in (self.discriminator, self.generator) for p in net.parameters()
         ]
         self.step = 0
-        # STAT_NAMES summed since the last record: state, so a resumed run logs the same records.
-        self.stats_sum = torch.zeros(len(STAT_NAMES), device=self.device)
+        # stat_names summed since the last record: state, so a resumed run logs the same records.
+        self.stats_sum = torch.zeros(len(self.stat_names), device=self.device)
         self.stats_count = 0
 
     def _lr_factor(self, step: int) -> float:
@@ -114,23 +128,60 @@ class Trainer:
         """Forward passes at ``config.precision`` (bf16 autocast on CUDA, or plain fp32)."""
         return autocast(self.device, self.config.precision)
 
-    def discriminator_step(self, regularize: bool = False) -> tuple[Tensor, Tensor, Tensor]:
-        """One gradient step on L_D (+ R1 if ``regularize``); G is not updated.
+    def real_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
+        """n real training samples, and their labels when the GAN is conditional."""
+        if self.num_classes:
+            return self.data.sample_labelled(n, self.data_rng)
+        return self.data.sample(n, self.data_rng), None
 
-        Returns (L_D without the penalty, real logits, fake logits).
+    def generate(
+        self, z: Tensor, labels: Tensor | None, generator: nn.Module | None = None
+    ) -> Tensor:
+        """G(z), or G(z, y) for a conditional GAN; ``generator``: G's DDP wrapper, or G."""
+        net = generator if generator is not None else self.generator
+        return net(z) if labels is None else net(z, labels)
+
+    def run_discriminator(
+        self, x: Tensor, labels: Tensor | None, discriminator: nn.Module | None = None
+    ) -> Tensor:
+        """D's logits for x: the one place D sees data, so augmentation reaches real and fake.
+
+        ``discriminator``: D itself, or by default its DDP wrapper.
+        """
+        if self.augment is not None:
+            x = self.augment(x, self.augment_rng)
+        net = discriminator if discriminator is not None else self.synced_discriminator
+        return net(x) if labels is None else net(x, labels)
+
+    def discriminator_step(self, regularize: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """One gradient step on L_D (+ R1 if ``regularize``, + GP for WGAN-GP); G is not updated.
+
+        Returns (L_D without the penalties, real logits, fake logits).
         """
         batch, world = self.config.batch_size, self.world
-        real = world.shard(self.data.sample(batch, self.data_rng)).requires_grad_(regularize)
+        real, labels = self.real_batch(batch)
+        real = world.shard(real).requires_grad_(regularize)
+        labels = world.shard(labels) if labels is not None else None
         with self.autocast():
             with torch.no_grad():  # no gradient for G here, so none for DDP to average
-                fake = self.generator(world.shard(self.sample_noise(batch)))
-            real_logits = self.synced_discriminator(real)
-            fake_logits = self.synced_discriminator(fake)
+                # fakes of the real batch's classes
+                fake = self.generate(world.shard(self.sample_noise(batch)), labels)
+            real_logits = self.run_discriminator(real, labels)
+            fake_logits = self.run_discriminator(fake, labels)
+            if self.augment is not None and self.augment.adaptive:
+                self.augment.observe(world.mean(real_logits.detach().sign().mean()))
             loss = self.objective.discriminator(real_logits, fake_logits)
             total = loss
             if regularize:
                 # Lazy R1 (StyleGAN2): every r1_every-th D step, weighted by r1_every.
                 total = loss + self.config.r1 * self.config.r1_every * r1_penalty(real_logits, real)
+            if self.objective.gradient_penalty:
+
+                def critic(x: Tensor) -> Tensor:
+                    return self.run_discriminator(x, labels)
+
+                penalty = gradient_penalty(critic, real, fake, self.noise_rng)
+                total = total + self.objective.gradient_penalty * penalty
         self.d_optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.d_optimizer.step()
@@ -138,10 +189,15 @@ class Trainer:
 
     def generator_step(self) -> Tensor:
         """One gradient step on L_G through D; D is not updated. Returns L_G."""
+        batch, world = self.config.batch_size, self.world
         with self.autocast():
-            noise = self.world.shard(self.sample_noise(self.config.batch_size))
+            labels = None
+            if self.num_classes:
+                labels = world.shard(self.data.sample_labels(batch, self.noise_rng))
+            noise = world.shard(self.sample_noise(batch))
+            fake = self.generate(noise, labels, self.synced_generator)
             # D itself, not its DDP wrapper: D takes no gradient here, so none to average.
-            fake_logits = self.discriminator(self.synced_generator(noise))
+            fake_logits = self.run_discriminator(fake, labels, self.discriminator)
             loss = self.objective.generator(fake_logits)
         self.g_optimizer.zero_grad(set_to_none=True)
         # Gradients flow through D into G, but only G's parameters receive them.
@@ -152,7 +208,8 @@ class Trainer:
         return loss.detach()
 
     def train_step(self) -> Tensor:
-        """k D steps, then one G step. Returns the stats named by STAT_NAMES, over all processes."""
+        """k D steps, then one G step. Returns the stats named by ``stat_names``, over all
+        processes."""
         for index in range(self.config.d_steps):
             d_update = self.step * self.config.d_steps + index
             regularize = self.config.r1 > 0 and d_update % self.config.r1_every == 0
@@ -163,11 +220,10 @@ class Trainer:
         self.step += 1
         # Averaged over the processes, the stats are the whole minibatch's, and a NaN in any
         # process reaches every process, so that all of them stop or restore together.
-        return self.world.mean(
-            torch.stack(
-                [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
-            ).float()
-        )
+        stats = [loss_d, loss_g, real_logits.sigmoid().mean(), fake_logits.sigmoid().mean()]
+        if self.augment is not None:
+            stats.append(torch.tensor(self.augment.p, device=self.device))
+        return self.world.mean(torch.stack(stats).float())
 
     def check_finite(self, stats: Tensor) -> None:
         """Raise :class:`DivergenceError` if a loss or any parameter of G or D is NaN or Inf."""
@@ -209,6 +265,8 @@ class Trainer:
             "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
             "data_rng": self.data_rng.get_state(),
             "noise_rng": self.noise_rng.get_state(),
+            "augment_rng": self.augment_rng.get_state(),
+            "augment": self.augment.state_dict() if self.augment is not None else None,
             "stats_sum": self.stats_sum,
             "stats_count": self.stats_count,
         }
@@ -225,6 +283,9 @@ class Trainer:
             scheduler.load_state_dict(scheduler_state)
         self.data_rng.set_state(state["data_rng"])
         self.noise_rng.set_state(state["noise_rng"])
+        self.augment_rng.set_state(state["augment_rng"])
+        if self.augment is not None:
+            self.augment.load_state_dict(state["augment"])
         self.stats_sum.copy_(state["stats_sum"])
         self.stats_count = int(state["stats_count"])
         self.step = int(state["step"])
@@ -254,7 +315,7 @@ class Trainer:
             if last or self.step % config.log_every == 0 or self.step % config.eval_every == 0:
                 record: dict[str, Any] = {"step": self.step}
                 averages = (self.stats_sum / self.stats_count).tolist()
-                record.update(zip(STAT_NAMES, averages, strict=True))
+                record.update(zip(self.stat_names, averages, strict=True))
                 self.stats_sum.zero_()
                 self.stats_count = 0
                 if evaluate is not None and (last or self.step % config.eval_every == 0):

@@ -1,0 +1,189 @@
+"""GANs on images: a short conditional run on digits end to end, every loss on images, the
+ResNet/SN nets, augmentation at the one place D is run, and the errors of bad combinations."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import gankit
+from gankit.cli import main
+from gankit.config import load_config
+from gankit.data import load_data
+from gankit.errors import ConfigError, DataError
+from gankit.nets import build_discriminator, build_generator
+from gankit.objectives import OBJECTIVES
+from gankit.train.engine import Trainer
+
+TINY_IMAGES = [
+    "data=digits",
+    "conditional=true",
+    "steps=30",
+    "batch_size=32",
+    "noise.dim=16",
+    "generator.width=8",
+    "discriminator.width=8",
+    "log_every=10",
+    "eval_every=15",
+    "eval_samples=200",
+    "progress=false",
+    "augment.policy=color,translation,cutout",
+    "augment.adaptive=true",
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _feature_cache(tmp_path_factory):
+    """One feature network for this module, trained in a temporary cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    assert main(["train", "--out", str(out), *TINY_IMAGES]) == 0
+    return out
+
+
+def test_a_conditional_digits_run_writes_metrics_and_grids(run_dir) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for key in ("frechet", "kid", "kid_std", "precision", "recall", "density", "coverage"):
+        assert np.isfinite(summary[key]), key
+    assert 0 <= summary["class_accuracy"] <= 1
+    assert {f"class_accuracy/{digit}" for digit in range(10)} <= set(summary)
+    assert summary["feature_accuracy"] > 0.95  # the feature network, on held-out digits
+    assert (summary["train_images"], summary["heldout_images"]) == (1438, 359)
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert all(0 <= record["augment_p"] <= 1 for record in records)
+    grids = sorted(path.name for path in (run_dir / "grids").iterdir())
+    assert grids == ["step_000015.png", "step_000030.png"]
+    from PIL import Image
+
+    with Image.open(run_dir / "samples.png") as grid:
+        assert grid.size == (10 * 50 + 2, 10 * 50 + 2)  # a row per class, 10 columns
+
+
+def test_sample_writes_png_folders_per_class_and_npz(run_dir, tmp_path) -> None:
+    folder = tmp_path / "pngs"
+    assert main(["sample", str(run_dir), "-n", "25", "-o", str(folder)]) == 0
+    counts = {sub.name: len(list(sub.iterdir())) for sub in folder.iterdir()}
+    assert counts == {str(d): 3 if d < 5 else 2 for d in range(10)}
+    archive = tmp_path / "samples.npz"
+    assert main(["sample", str(run_dir), "-n", "20", "-o", str(archive)]) == 0
+    with np.load(archive) as saved:
+        assert saved["images"].shape == (20, 8, 8)
+        assert saved["labels"].tolist() == [d % 10 for d in range(20)]
+        assert saved["images"].min() >= 0 and saved["images"].max() <= 16
+    assert main(["evaluate", str(run_dir), "--samples", str(archive)]) == 0
+    assert main(["evaluate", str(run_dir), "--samples", str(folder)]) == 0
+
+
+def test_a_loaded_image_run_samples_the_same_images(run_dir) -> None:
+    loaded = gankit.load(run_dir)
+    images, labels = loaded.sample_labelled(30, seed=3)
+    again, _ = gankit.load(run_dir).sample_labelled(30, seed=3)
+    assert images.shape == (30, 8, 8) and np.array_equal(images, again)
+    assert labels.tolist() == [i % 10 for i in range(30)]
+    metrics = loaded.evaluate(images, labels=labels)
+    assert {"frechet", "kid", "class_accuracy"} <= set(metrics)
+
+
+def make_trainer(*overrides: str) -> Trainer:
+    config = load_config(overrides=[*TINY_IMAGES, *overrides])
+    data = load_data(config)
+    classes = data.num_classes if config.conditional else 0
+    return Trainer(
+        config,
+        data,
+        build_generator(config, data.shape, classes),
+        build_discriminator(config, data.shape, classes),
+        OBJECTIVES[config.loss],
+    )
+
+
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp", "lsgan", "minimax"])
+def test_every_loss_trains_on_images(loss) -> None:
+    trainer = make_trainer(f"loss={loss}", "discriminator.spectral_norm=true")
+    stats = torch.stack([trainer.train_step() for _ in range(3)])
+    assert torch.isfinite(stats).all()
+
+
+def test_resnet_with_spectral_norm_makes_32px_class_conditional_images() -> None:
+    config = load_config(overrides=["model=resnet", "noise.dim=8", "generator.width=4"])
+    config.discriminator.width = 4
+    generator = build_generator(config, (3, 32, 32), num_classes=3)
+    discriminator = build_discriminator(config, (3, 32, 32), num_classes=3)
+    labels = torch.tensor([0, 1, 2, 1])
+    images = generator(torch.randn(4, 8), labels)
+    assert images.shape == (4, 3, 32, 32) and images.abs().max() <= 1
+    logits = discriminator(images, labels)
+    assert logits.shape == (4,)
+    logits.sum().backward()
+    normed = [m for m in discriminator.modules() if hasattr(m, "parametrizations")]
+    assert len(normed) >= 10  # every conv, the linear head and the class embedding
+    assert all(p.grad is not None for p in generator.parameters())
+    other = discriminator(images.detach(), torch.tensor([1, 2, 0, 0]))
+    assert not torch.allclose(logits, other)  # the projection reads the label
+
+
+def test_discriminator_sees_only_augmented_images(monkeypatch) -> None:
+    trainer = make_trainer("augment.adaptive=false")
+    seen = []
+
+    class Recording(type(trainer.augment)):
+        def __call__(self, x, generator=None):
+            seen.append(x.shape)
+            return super().__call__(x, generator)
+
+    monkeypatch.setattr(trainer, "augment", Recording(trainer.config.augment, 32))
+    trainer.discriminator_step()
+    assert len(seen) == 2  # the real batch and the fake batch
+    trainer.generator_step()
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        (["model=mlp"], ConfigError, "model=mlp takes vectors"),
+        (["data=ring8", "augment.policy=", "conditional=true"], DataError, "needs labelled"),
+        (["data=ring8", "conditional=false"], ConfigError, "augment.policy augments images"),
+        (["image.resolution=12"], ConfigError, "set image.resolution to one of 8, 16, 32, 64"),
+        (["model=resnet"], ConfigError, "model=resnet makes square images of 16, 32, 64"),
+    ],
+)
+def test_bad_combinations_are_refused(overrides, error, message) -> None:
+    with pytest.raises(error, match=message):
+        make_trainer(*overrides)
+
+
+def test_inception_features_give_a_clear_error(run_dir, tmp_path, capsys) -> None:
+    weights = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    weights.write_bytes(b"")
+    assert main(["evaluate", str(run_dir), "--inception", str(weights)]) == 2
+    err = capsys.readouterr().err
+    assert "InceptionV3 features are not available" in err and err.count("\n") == 1
+
+
+def test_an_image_run_with_adaptive_augmentation_resumes_bit_identical(tmp_path) -> None:
+    """The augmentation's p, its ADA sums and its random stream are in the checkpoints."""
+    from safetensors.torch import load_file
+
+    settings = [*TINY_IMAGES, "checkpoint_every=10", "keep_checkpoints=5", "augment.p=0.5"]
+    whole = tmp_path / "whole"
+    assert main(["train", "--out", str(whole), *settings, "augment.ada_kimg=0.5"]) == 0
+    cut = tmp_path / "cut"
+    shutil.copytree(whole, cut)
+    for name in ("step-00000020.safetensors", "step-00000030.safetensors"):
+        (cut / "checkpoints" / name).unlink()
+    (cut / "model.safetensors").unlink()
+    assert main(["train", "--resume", str(cut)]) == 0
+    expected, actual = load_file(whole / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert all(torch.equal(expected[name], actual[name]) for name in expected)
+    assert (cut / "metrics.jsonl").read_text() == (whole / "metrics.jsonl").read_text()
+    p_values = {json.loads(line)["augment_p"] for line in (whole / "metrics.jsonl").open()}
+    assert len(p_values) > 1  # p moved
