@@ -100,9 +100,9 @@ class Trainer:
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
             for optimizer in (self.g_optimizer, self.d_optimizer)
         ]
-        self._generator_parameters = list(generator.parameters())
+        self._generator_parameters = list(self.generator.parameters())
         self._guarded_parameters = [
-            p.detach() for net in (discriminator, generator) for p in net.parameters()
+            p.detach() for net in (self.discriminator, self.generator) for p in net.parameters()
         ]
         self.step = 0
         # stat_names summed since the last record: state, so a resumed run logs the same records.
