@@ -187,3 +187,36 @@ def test_an_image_run_with_adaptive_augmentation_resumes_bit_identical(tmp_path)
     assert (cut / "metrics.jsonl").read_text() == (whole / "metrics.jsonl").read_text()
     p_values = {json.loads(line)["augment_p"] for line in (whole / "metrics.jsonl").open()}
     assert len(p_values) > 1  # p moved
+
+
+def test_unlabelled_rgb_images_train_and_score_with_rotation_features(tmp_path) -> None:
+    """No labels: the feature network learns the 4 rotations; no class accuracy is scored."""
+    rng = np.random.default_rng(0)
+    images = np.zeros((48, 20, 12, 3), np.uint8)  # not square: cropped to 12x12, then 16x16
+    for image in images:
+        row, col = rng.integers(0, 8, size=2)
+        image[row : row + 6, col : col + 3] = rng.integers(100, 256, size=3)  # an upright bar
+    data = tmp_path / "bars.npz"
+    np.savez(data, images=images)
+    out = tmp_path / "run"
+    settings = [
+        f"data={data}",
+        "image.resolution=16",
+        "model=resnet",
+        "loss=hinge",
+        "steps=4",
+        "batch_size=8",
+        "noise.dim=8",
+        "generator.width=4",
+        "discriminator.width=4",
+        "eval_samples=64",
+        "progress=false",
+    ]
+    assert main(["train", "--out", str(out), *settings]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0 <= summary["feature_accuracy"] <= 1 and np.isfinite(summary["frechet"])
+    assert "class_accuracy" not in summary
+    assert gankit.load(out).sample(5).shape == (5, 16, 16, 3)
+    folder = tmp_path / "pngs"
+    assert main(["sample", str(out), "-n", "6", "-o", str(folder)]) == 0
+    assert len(list(folder.glob("*.png"))) == 6  # unconditional: no class subfolders
