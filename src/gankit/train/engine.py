@@ -283,7 +283,8 @@ class Trainer:
             scheduler.load_state_dict(scheduler_state)
         self.data_rng.set_state(state["data_rng"])
         self.noise_rng.set_state(state["noise_rng"])
-        self.augment_rng.set_state(state["augment_rng"])
+        if "augment_rng" in state:  # checkpoints written before augmentation existed lack it
+            self.augment_rng.set_state(state["augment_rng"])
         if self.augment is not None:
             self.augment.load_state_dict(state["augment"])
         self.stats_sum.copy_(state["stats_sum"])
