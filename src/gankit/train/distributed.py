@@ -171,6 +171,9 @@ def process_group() -> Iterator[World]:
         ) from None
     try:
         yield World(dist.get_rank(), size)
+        # Leave together: a process that tears gloo down while another still talks to it can
+        # abort at exit ("terminate called without an active exception").
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
