@@ -72,7 +72,8 @@ class ImageConfig:
     """Image data: the size the networks see, and the fixed split into training and held-out.
 
     ``holdout`` of each class is set aside once, by a fixed seed, for evaluation; the run
-    trains on ``train_fraction`` of the rest, or on ``per_class`` images of each class.
+    trains on ``train_fraction`` of the rest, or on ``per_class`` images of each class,
+    chosen by ``subset_seed``.
     """
 
     resolution: int = setting(0, ge=0)
@@ -80,6 +81,7 @@ class ImageConfig:
     holdout: float = setting(0.2, gt=0, lt=1)
     train_fraction: float = setting(1.0, gt=0, le=1)
     per_class: int = setting(0, ge=0)
+    subset_seed: int = setting(0, ge=0)
 
 
 @dataclass
@@ -92,6 +94,20 @@ class AugmentConfig:
     target: float = setting(0.6, gt=-1, lt=1)
     interval: int = setting(4, ge=1)
     ada_kimg: float = setting(20.0, gt=0)
+
+
+@dataclass
+class StudyConfig:
+    """``gankit augment``: does adding G's samples to scarce real data help a classifier?"""
+
+    fractions: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.25, 1.0])
+    seeds: int = setting(3, ge=1)
+    ratio: float = setting(1.0, gt=0)
+    classifiers: list[Literal["logistic", "cnn", "boosting"]] = field(
+        default_factory=lambda: ["logistic", "cnn", "boosting"]
+    )
+    vae: bool = True
+    jobs: int = setting(1, ge=1)
 
 
 @dataclass
@@ -119,6 +135,7 @@ class Config:
     mixture: MixtureConfig = field(default_factory=MixtureConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
     eval_every: int = setting(4000, ge=1)
     eval_samples: int = setting(2500, ge=1)
     log_every: int = setting(50, ge=1)
@@ -146,12 +163,16 @@ def load_config(
     path: str | Path | None = None,
     overrides: typing.Sequence[str] = (),
     base: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> Config:
     """Build a validated :class:`Config` from defaults, a file, a dict and ``KEY=VALUE`` strings.
 
-    Later sources win: defaults < ``path`` < ``base`` < ``overrides``.
+    Later sources win: :class:`Config`'s defaults < ``defaults`` (a command's own, such as
+    ``gankit augment``'s) < ``path`` < ``base`` < ``overrides``.
     """
     config = Config()
+    if defaults is not None:
+        apply_dict(config, defaults)
     if path is not None:
         apply_dict(config, read_config_file(path))
     if base is not None:
@@ -308,6 +329,8 @@ def validate(config: Any, prefix: str = "") -> None:
         _check_mixture(config, prefix)
     if isinstance(config, ImageConfig):
         _check_image(config, prefix)
+    if isinstance(config, StudyConfig):
+        _check_study(config, prefix)
     if isinstance(config, Config) and config.batch_size % config.pack:
         raise ConfigError(
             f"batch_size ({config.batch_size}) must be a multiple of pack "
@@ -365,3 +388,17 @@ def _check_image(image: ImageConfig, prefix: str) -> None:
         )
     if image.per_class and image.train_fraction < 1:
         raise ConfigError(f"set one of '{prefix}per_class' and '{prefix}train_fraction', not both")
+
+
+def _check_study(study: StudyConfig, prefix: str) -> None:
+    if not study.fractions or not all(0 < f <= 1 for f in study.fractions):
+        raise ConfigError(
+            f"config key '{prefix}fractions' needs one or more fractions of the training data "
+            f"in (0, 1], e.g. [0.05, 0.1, 1]; got {study.fractions}"
+        )
+    if len(set(study.fractions)) < len(study.fractions):
+        raise ConfigError(f"config key '{prefix}fractions' repeats a fraction: {study.fractions}")
+    if not study.classifiers:
+        raise ConfigError(
+            f"config key '{prefix}classifiers' needs at least one of logistic, cnn, boosting"
+        )

@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from torch import Tensor
+
+from gankit.metrics.memorisation import nearest_records
 
 CELL = 48  # small images are enlarged (nearest neighbour) to at least this many pixels
 
@@ -51,3 +54,15 @@ def save_png_folder(
         target = folder if labels is None else folder / classes[int(labels[index])]
         target.mkdir(parents=True, exist_ok=True)
         _picture(pixels).save(target / f"{index:06d}.png")
+
+
+def save_nearest_pairs(samples: Tensor, records: Tensor, path: Path, count: int = 24) -> None:
+    """The ``count`` samples closest to a record, each beside that record (sample on the left),
+    closest first, four pairs to a row: the copies a memorising G would make are all here.
+
+    ``samples`` and ``records`` are (n, C, H, W) in [-1, 1].
+    """
+    nearest = nearest_records(samples, records)
+    order = nearest.distance.argsort()[:count]
+    pairs = torch.stack([samples[order], records[nearest.index[order]]], dim=1)
+    save_grid(pairs.flatten(0, 1), path, columns=8)

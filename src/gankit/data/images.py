@@ -111,7 +111,11 @@ def prepare_images(name: str, raw: RawImages, settings: ImageConfig) -> ImageDat
     images = standardizer.forward(images).clamp(-1, 1)
     labels = np.zeros(len(images), np.int64) if raw.labels is None else raw.labels.astype(np.int64)
     split, heldout = holdout_split(labels, settings.holdout)
-    chosen = split[scarce_subset(labels[split], settings.train_fraction, settings.per_class)]
+    chosen = split[
+        scarce_subset(
+            labels[split], settings.train_fraction, settings.per_class, settings.subset_seed
+        )
+    ]
     label_tensor = torch.from_numpy(labels)
     return ImageData(
         name=Path(name).stem,

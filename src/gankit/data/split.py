@@ -28,13 +28,16 @@ def holdout_split(labels: np.ndarray, holdout: float) -> tuple[np.ndarray, np.nd
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
-def scarce_subset(labels: np.ndarray, fraction: float = 1.0, per_class: int = 0) -> np.ndarray:
+def scarce_subset(
+    labels: np.ndarray, fraction: float = 1.0, per_class: int = 0, seed: int = 0
+) -> np.ndarray:
     """Indices into ``labels`` of ``per_class`` images of each class, or ``fraction`` of each.
 
-    Each class keeps at least one image. Nested: a smaller fraction picks a subset of what a
-    larger one picks, because each class is drawn in one fixed random order.
+    Each class keeps at least one image. Nested: for one ``seed``, a smaller fraction picks a
+    subset of what a larger one picks, because each class is drawn in one fixed random
+    order; another ``seed`` draws other subsets (repeats of a scarce-data experiment).
     """
-    rng = np.random.default_rng(SPLIT_SEED + 1)
+    rng = np.random.default_rng(SPLIT_SEED + 1 + seed)
     chosen = []
     for label in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == label))

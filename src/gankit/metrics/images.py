@@ -4,7 +4,8 @@ On the features of :mod:`gankit.metrics.features`: the Frechet distance (as FID,
 that network's space), KID (mean and std over subsets), precision and recall with k = 3
 (Kynkaanniemi et al. 2019) and density and coverage with k = 5 (Naeem et al. 2020). For a
 conditional G, ``class_accuracy`` is how often the feature network sees the class G was
-asked for, overall and per class.
+asked for, overall and per class. The distances to the closest training image (DCR) of
+:mod:`gankit.metrics.memorisation`, in pixel space, tell whether G copies what it saw.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from gankit.data.images import ImageData
 from gankit.metrics.features import feature_space
 from gankit.metrics.frechet import frechet_distance
 from gankit.metrics.kid import kernel_distance
+from gankit.metrics.memorisation import memorisation
 from gankit.metrics.prdc import prdc
 
 PRECISION_RECALL_K = 3
@@ -45,6 +47,7 @@ def evaluate_images(
         "density": spread["density"],
         "coverage": spread["coverage"],
         "feature_accuracy": space.accuracy,
+        **memorisation(images.float(), data.images, data.heldout_images),
     }
     if labels is not None and space.task == "classes":
         correct = (space.predict(images.float()) == labels).float()

@@ -175,6 +175,7 @@ def _train_to_the_end(
     plot_losses(log.records, directory / "losses.png")
     if images is not None:
         images.draw(directory / "samples.png")
+        images.draw_nearest(directory / "nearest.png")
     else:
         plot_samples(
             run.sample(config.eval_samples, seed=config.seed),

@@ -3,7 +3,8 @@ images, and grids of G's samples of one fixed noise batch, so that progress is v
 
 The grid has one row per class for a conditional G (the same noise in each column), or
 8 x 8 samples otherwise; it is drawn at every evaluation into ``grids/step_NNNNNN.png`` and
-at the end into ``samples.png``.
+at the end into ``samples.png``, beside ``nearest.png``: the samples closest to a training
+image, each next to it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import Tensor
 from gankit.data.images import ImageData
 from gankit.metrics import evaluate_samples
 from gankit.nets.prior import sample_prior
-from gankit.pictures import save_grid
+from gankit.pictures import save_grid, save_nearest_pairs
 from gankit.train.engine import Trainer
 
 GRID_COLUMNS = 10
@@ -70,3 +71,8 @@ class ImageReport:
     def draw(self, path: Path) -> None:
         """The grid of the fixed noise batch, as G now draws it."""
         save_grid(self._sample(self.grid_noise, self.grid_labels), path, self.grid_columns)
+
+    def draw_nearest(self, path: Path) -> None:
+        """The evaluation samples closest to a training image, each beside that image."""
+        samples = self._sample(self.eval_noise, self.eval_labels)
+        save_nearest_pairs(samples, self.data.images, path)
