@@ -52,6 +52,19 @@ def test_split_functions_are_stratified_and_deterministic() -> None:
     assert np.bincount(labels[scarce_subset(labels, per_class=3)]).tolist() == [3, 3, 2]
 
 
+def test_a_subset_seed_draws_another_nested_subset_of_the_same_size() -> None:
+    labels = np.repeat(np.arange(3), [40, 40, 40])
+    first, other = scarce_subset(labels, 0.25), scarce_subset(labels, 0.25, seed=1)
+    assert np.array_equal(first, scarce_subset(labels, 0.25, seed=0))
+    assert len(first) == len(other) == 30 and not np.array_equal(first, other)
+    assert set(scarce_subset(labels, 0.1, seed=1)) <= set(other)  # nested within a seed
+    data = images_of("data=digits", "image.train_fraction=0.1", "image.subset_seed=2")
+    assert (
+        torch.bincount(data.labels).tolist()
+        == torch.bincount(images_of("data=digits", "image.train_fraction=0.1").labels).tolist()
+    )
+
+
 def test_digits_resize_and_convert_to_rgb() -> None:
     data = images_of("data=digits", "image.resolution=16", "image.channels=3")
     assert data.shape == (3, 16, 16)

@@ -65,6 +65,18 @@ def test_a_conditional_digits_run_writes_metrics_and_grids(run_dir) -> None:
 
     with Image.open(run_dir / "samples.png") as grid:
         assert grid.size == (10 * 50 + 2, 10 * 50 + 2)  # a row per class, 10 columns
+    with Image.open(run_dir / "nearest.png") as pairs:
+        assert pairs.size == (8 * 50 + 2, 6 * 50 + 2)  # 24 (sample, training image) pairs
+
+
+def test_the_summary_says_how_close_samples_come_to_the_training_images(run_dir) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert 0 < summary["dcr_heldout_min"] <= summary["dcr_heldout_median"]
+    assert summary["dcr_synthetic_min"] <= summary["dcr_synthetic_median"]
+    assert summary["dcr_ratio"] == pytest.approx(
+        summary["dcr_synthetic_median"] / summary["dcr_heldout_median"]
+    )
+    assert 0 <= summary["near_copy_share"] <= 1 and summary["exact_copies"] == 0
 
 
 def test_sample_writes_png_folders_per_class_and_npz(run_dir, tmp_path) -> None:
