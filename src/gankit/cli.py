@@ -1,4 +1,4 @@
-"""The command line: ``gankit train | sample | evaluate | theory``.
+"""The command line: ``gankit train | sample | evaluate | report | theory``.
 
 Exit status 0 on success, 2 on bad input (one line on stderr), 1 on an internal error.
 """
@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
         "see README)",
     )
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+
+    report = commands.add_parser(
+        "report", help="write a run or study folder as one self-contained HTML page"
+    )
+    report.add_argument("run", type=Path, metavar="RUN", help="run folder or study folder")
+    report.add_argument(
+        "-o", "--out", type=Path, help="HTML file to write (default: RUN/report.html)"
+    )
 
     theory = commands.add_parser(
         "theory", help="check GAN theory by experiment: D*, V(D*, G), training, saturation"
@@ -287,6 +295,13 @@ def _first_line(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
+def _report(args: argparse.Namespace) -> int:
+    from gankit.report import write_report
+
+    print(write_report(args.run, args.out))
+    return 0
+
+
 def _theory(args: argparse.Namespace) -> int:
     from gankit.theory import run_checks
 
@@ -309,7 +324,13 @@ def _theory(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "sample": _sample, "evaluate": _evaluate, "theory": _theory}
+COMMANDS = {
+    "train": _train,
+    "sample": _sample,
+    "evaluate": _evaluate,
+    "report": _report,
+    "theory": _theory,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import matplotlib
 
@@ -16,9 +17,13 @@ import torch
 from gankit.data.vectors import VectorData
 
 FAKE_COLOUR, REAL_COLOUR = "tab:red", "tab:blue"
+TRAINING_KEYS = ("step", "loss_d", "loss_g", "d_real", "d_fake")  # what plot_losses draws
+
+# A file path, or a binary file such as io.BytesIO (a PNG in memory, for gankit report).
+Target = Path | IO[bytes]
 
 
-def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
+def plot_losses(records: Sequence[dict[str, Any]], path: Target) -> None:
     """Both losses, and mean D(x) and D(G(z)), against the step."""
     steps = [r["step"] for r in records]
     figure, (losses, outputs) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -33,6 +38,31 @@ def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
     for axes in (losses, outputs):
         axes.legend(fontsize=8)
     _save(figure, path)
+
+
+def plot_metrics(records: Sequence[dict[str, Any]], path: Target) -> bool:
+    """Each evaluation metric against the step, one panel each; False (nothing drawn) when no
+    metric was measured twice. Per-class metrics ("class_accuracy/3") are left out."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    for record in records:
+        for key, value in record.items():
+            measured = isinstance(value, int | float) and not isinstance(value, bool)
+            if key not in TRAINING_KEYS and "/" not in key and measured:
+                series.setdefault(key, []).append((record["step"], value))
+    series = {key: points for key, points in series.items() if len(points) > 1}
+    if not series:
+        return False
+    columns = min(4, len(series))
+    rows = math.ceil(len(series) / columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.2 * rows), squeeze=False)
+    for axes, (key, points) in zip(grid.flat, series.items(), strict=False):
+        axes.plot(*zip(*points, strict=True), marker=".")
+        axes.set_title(key, fontsize=9)
+        axes.tick_params(labelsize=7)
+    for axes in grid.flat[len(series) :]:
+        axes.set_visible(False)
+    _save(figure, path)
+    return True
 
 
 def plot_samples(samples: np.ndarray, data: VectorData, path: Path, title: str = "") -> None:
@@ -90,7 +120,7 @@ def _scatter(axes: plt.Axes, samples: np.ndarray, data: VectorData) -> None:
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8)
 
 
-def _save(figure: plt.Figure, path: Path) -> None:
+def _save(figure: plt.Figure, path: Target) -> None:
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, format="png")
     plt.close(figure)
