@@ -14,6 +14,7 @@ from gankit.metrics.images import evaluate_images
 from gankit.metrics.kid import kernel_distance
 from gankit.metrics.mixture import mode_coverage
 from gankit.metrics.prdc import prdc
+from gankit.metrics.sharpness import laplacian_variance
 
 
 def evaluate_samples(
@@ -45,6 +46,7 @@ __all__ = [
     "evaluate_samples",
     "frechet_distance",
     "kernel_distance",
+    "laplacian_variance",
     "mode_coverage",
     "prdc",
 ]
