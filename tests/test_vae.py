@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from gankit.config import load_config
 from gankit.data import ImageData, load_data
 from gankit.errors import GankitError
-from gankit.vae import VAE, gaussian_kl, gaussian_nll, load_vae, save, train_vae
+from gankit.vae import VAE, gaussian_kl, gaussian_nll, load_vae, save_vae, train_vae
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_training_is_deterministic_for_a_seed_and_can_be_unconditional(digits) -
 
 def test_save_and_load_give_the_same_outputs(trained, digits, tmp_path) -> None:
     vae, _ = trained
-    save(vae, tmp_path / "vae")
+    save_vae(vae, tmp_path / "vae")
     loaded = load_vae(tmp_path / "vae")
     assert loaded.settings == vae.settings
     assert torch.equal(loaded.generate(12, seed=5)[0], vae.generate(12, seed=5)[0])

@@ -1,4 +1,4 @@
-"""The command line: ``gankit train | sample | evaluate | report | theory``.
+"""The command line: ``gankit train | sample | evaluate | augment | report | theory``.
 
 Exit status 0 on success, 2 on bad input (one line on stderr), 1 on an internal error.
 """
@@ -90,6 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--out", type=Path, help="HTML file to write (default: RUN/report.html)"
     )
 
+    augment = commands.add_parser(
+        "augment",
+        help="does adding G's samples to scarce real data make a better classifier?",
+    )
+    augment.add_argument("--config", type=Path, help="YAML or JSON config file (study.* too)")
+    augment.add_argument(
+        "--out", type=Path, default=Path("runs/augment"), help="study folder (default runs/augment)"
+    )
+    augment.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    augment.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="settings, e.g. data=digits study.fractions=[0.05,0.1] study.seeds=5 steps=2000",
+    )
+
     theory = commands.add_parser(
         "theory", help="check GAN theory by experiment: D*, V(D*, G), training, saturation"
     )
@@ -111,7 +127,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line; ``train`` takes KEY=VALUE overrides before or after its options."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    unknown = [item for item in extra if args.command != "train" or "=" not in item]
+    takes_overrides = args.command in ("train", "augment")
+    unknown = [item for item in extra if not takes_overrides or "=" not in item]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if extra:
@@ -161,6 +178,16 @@ def _train(args: argparse.Namespace) -> int:
     summary = run.summary()
     print(f"run folder: {run.directory}")
     print(json.dumps({k: v for k, v in summary.items() if k != "step"}))
+    return 0
+
+
+def _augment(args: argparse.Namespace) -> int:
+    from gankit.study import augment_study, format_tables, load_study_config
+
+    config = load_study_config(args.config, args.overrides)
+    study = augment_study(config, out=args.out, overwrite=args.overwrite)
+    print(format_tables(study["tables"]))
+    print(f"study folder: {args.out} (gankit report {args.out} makes an HTML page of it)")
     return 0
 
 
@@ -328,6 +355,7 @@ COMMANDS = {
     "train": _train,
     "sample": _sample,
     "evaluate": _evaluate,
+    "augment": _augment,
     "report": _report,
     "theory": _theory,
 }

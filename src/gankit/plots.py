@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import torch
 
@@ -123,4 +124,45 @@ def _scatter(axes: plt.Axes, samples: np.ndarray, data: VectorData) -> None:
 def _save(figure: plt.Figure, path: Target) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110, format="png")
+    plt.close(figure)
+
+
+def plot_study_accuracy(
+    rows: Sequence[dict[str, Any]], classifiers: Sequence[str], path: Path
+) -> None:
+    """``gankit augment``'s result: held-out accuracy against the fraction of real training
+    data, one panel per classifier, one line per training regime, 95% intervals as error
+    bars."""
+    figure, axes = plt.subplots(
+        1, len(classifiers), figsize=(4.6 * len(classifiers), 4), squeeze=False
+    )
+    regimes = list(dict.fromkeys(row["regime"] for row in rows))
+    for axis, classifier in zip(axes[0], classifiers, strict=True):
+        for index, regime in enumerate(regimes):
+            chosen = [r for r in rows if r["classifier"] == classifier and r["regime"] == regime]
+            fractions = np.array([r["fraction"] for r in chosen])
+            mean = np.array([r["accuracy"]["mean"] for r in chosen]) * 100
+            low = np.array([r["accuracy"]["low"] for r in chosen]) * 100
+            high = np.array([r["accuracy"]["high"] for r in chosen]) * 100
+            # a small offset per regime along x keeps the error bars apart
+            offset = fractions * 1.04 ** (index - (len(regimes) - 1) / 2)
+            axis.errorbar(
+                offset,
+                mean,
+                yerr=np.nan_to_num([mean - low, high - mean]),
+                marker="o",
+                ms=3.5,
+                capsize=2.5,
+                label=regime,
+                ls="--" if "vae" in regime else "-",
+            )
+        axis.set(xscale="log", xlabel="fraction of the real training images", title=classifier)
+        axis.set_xticks(sorted({r["fraction"] for r in rows}))
+        axis.get_xaxis().set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("held-out accuracy (%)")
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -256,7 +256,7 @@ def _check_arguments(
         )
 
 
-def save(vae: VAE, directory: str | Path) -> None:
+def save_vae(vae: VAE, directory: str | Path) -> None:
     """Write ``vae``'s weights and settings to ``directory``/vae.safetensors (no pickle)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -269,7 +269,9 @@ def load_vae(directory: str | Path) -> VAE:
     """The VAE that :func:`save` wrote to ``directory``, in eval mode on the CPU."""
     path = Path(directory) / WEIGHTS_FILE
     if not path.is_file():
-        raise GankitError(f"{str(path)!r} not found; give the folder that gankit.vae.save wrote")
+        raise GankitError(
+            f"{str(path)!r} not found; give the folder that gankit.vae.save_vae wrote"
+        )
     try:
         tensors = load_file(path)
         with safe_open(path, framework="pt") as file:
@@ -287,7 +289,7 @@ def load_vae(directory: str | Path) -> VAE:
     except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise GankitError(
-            f"{str(path)!r} is not a VAE that gankit.vae.save wrote ({reason}); "
+            f"{str(path)!r} is not a VAE that gankit.vae.save_vae wrote ({reason}); "
             "retrain or restore it"
         ) from None
     return vae.eval()

@@ -1,0 +1,96 @@
+"""`gankit augment`: a tiny study end to end, its interval arithmetic from the cells, and its
+errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gankit.cli import main
+from gankit.metrics.intervals import paired_gain, t_interval
+from gankit.study import REGIMES
+
+TINY_STUDY = [
+    "study.fractions=[0.05,0.1]",
+    "study.seeds=2",
+    "study.classifiers=[logistic]",
+    "steps=20",
+    "batch_size=32",
+    "noise.dim=8",
+    "generator.width=8",
+    "discriminator.width=8",
+    "eval_samples=200",
+    "log_every=10",
+]
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        out = tmp_path_factory.mktemp("studies") / "digits"
+        assert main(["augment", "--out", str(out), "data=digits", *TINY_STUDY]) == 0
+    return out
+
+
+def test_a_study_writes_its_tables_plot_and_a_folder_per_cell(study_dir, capsys) -> None:
+    study = json.loads((study_dir / "study.json").read_text())
+    accuracy, generators = study["tables"]
+    assert len(accuracy["rows"]) == 2 * len(REGIMES)  # two fractions, one classifier
+    assert [row[3] for row in accuracy["rows"][: len(REGIMES)]] == list(REGIMES)
+    assert [row[1] for row in generators["rows"]] == ["gan", "vae", "real"] * 2
+    assert (study_dir / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| fraction | real images |" in (study_dir / "table.md").read_text()
+    for picture in study["pictures"]:
+        assert (study_dir / picture["path"]).is_file(), picture["path"]
+    cell = json.loads((study_dir / "fraction-0.05" / "seed-1" / "cell.json").read_text())
+    assert cell["real_images"] == 70  # 5% of each class of the 1438 training digits
+    assert cell["synthetic_images"] == 70  # ratio 1, a multiple of the 10 classes
+    assert set(cell["scores"]) == set(REGIMES)
+    gan = json.loads((study_dir / "fraction-0.05" / "seed-1" / "gan" / "summary.json").read_text())
+    assert {"dcr_ratio", "near_copy_share", "exact_copies"} <= set(gan)
+    assert (study_dir / "fraction-0.05" / "seed-1" / "vae" / "vae.safetensors").is_file()
+
+
+def test_the_seeds_draw_different_real_subsets(study_dir) -> None:
+    cells = [
+        json.loads((study_dir / "fraction-0.1" / f"seed-{seed}" / "cell.json").read_text())
+        for seed in (0, 1)
+    ]
+    assert cells[0]["real_images"] == cells[1]["real_images"] == 143
+    real = [c["scores"]["real"]["logistic"]["accuracy"] for c in cells]
+    assert real[0] != real[1]  # another subset, another classifier
+
+
+def test_the_intervals_are_those_of_the_cells_numbers(study_dir) -> None:
+    study = json.loads((study_dir / "study.json").read_text())
+    cells = [c for c in study["cells"] if c["fraction"] == 0.1]
+    row = next(r for r in study["accuracy"] if r["fraction"] == 0.1 and r["regime"] == "real+gan")
+    ours = [c["scores"]["real+gan"]["logistic"]["accuracy"] for c in cells]
+    real = [c["scores"]["real"]["logistic"]["accuracy"] for c in cells]
+    assert row["accuracy"] == pytest.approx(t_interval(ours).to_dict())
+    assert row["accuracy_gain"] == pytest.approx(paired_gain(ours, real).to_dict())
+    assert row["accuracy_gain"]["mean"] == pytest.approx(np.mean(ours) - np.mean(real))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["data=ring8"], "needs labelled images"),
+        (["study.fractions=[0.1,0]"], "fractions of the training data in (0, 1]"),
+        (["study.fractions=[0.1,0.1]"], "repeats a fraction"),
+        (["image.per_class=3"], "drop image.per_class"),
+        (["study.classifer=[cnn]"], "did you mean 'study.classifiers'"),
+    ],
+)
+def test_bad_study_settings_are_one_line_errors(tmp_path, capsys, arguments, message) -> None:
+    assert main(["augment", "--out", str(tmp_path / "study"), *arguments]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
+
+
+def test_an_existing_study_folder_is_kept(study_dir, capsys) -> None:
+    before = (study_dir / "study.json").read_bytes()
+    assert main(["augment", "--out", str(study_dir), *TINY_STUDY]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (study_dir / "study.json").read_bytes() == before
