@@ -215,9 +215,9 @@ def _score_vae(vae: Any, data: ImageData, config: Config, folder: Path) -> dict[
     """The VAE's samples scored like the GAN's; its samples.png and nearest.png beside."""
     images, labels = vae.generate(config.eval_samples, config.seed)
     metrics = evaluate_samples(images, data, config.seed, labels)
-    grid_labels = torch.arange(data.num_classes).repeat_interleave(10)
-    grid = vae.generate(len(grid_labels), config.seed)[0]  # row c: class c
-    save_grid(grid[grid_labels.argsort(stable=True)], folder / "samples.png", columns=10)
+    grid, grid_labels = vae.generate(10 * data.num_classes, config.seed)
+    rows = grid_labels.argsort(stable=True)  # row c: ten samples of class c
+    save_grid(grid[rows], folder / "samples.png", columns=10)
     save_nearest_pairs(images, data.images, folder / "nearest.png")
     (folder / "summary.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return _generator_metrics(metrics, images)
@@ -274,8 +274,9 @@ def summarise(config: Config, cells: list[dict[str, Any]], data: ImageData) -> d
     return {
         "title": f"Does synthetic data help? {data.name}",
         "description": (
-            f"{len(study.fractions)} fractions of {len(data.split_images)} training images x "
-            f"{study.seeds} seeds; every classifier scored on the same "
+            f"Fractions {', '.join(f'{f:g}' for f in study.fractions)} of the "
+            f"{len(data.split_images)} training images, {study.seeds} seed(s) each; every "
+            f"classifier scored on the same "
             f"{len(data.heldout_images)} held-out real images. Intervals are 95% t intervals "
             "over seeds; gains are paired by seed."
         ),
