@@ -8,6 +8,7 @@ import pytest
 
 from gankit.cli import main
 from gankit.metrics.intervals import paired_gain, t_interval
+from gankit.report import write_report
 from gankit.study import REGIMES
 
 TINY_STUDY = [
@@ -35,7 +36,8 @@ def study_dir(tmp_path_factory):
 
 def test_a_study_writes_its_tables_plot_and_a_folder_per_cell(study_dir, capsys) -> None:
     study = json.loads((study_dir / "study.json").read_text())
-    accuracy, generators = study["tables"]
+    findings, accuracy, generators = study["tables"]
+    assert [row[0] for row in findings["rows"]] == ["0.05"] * 4 + ["0.1"] * 4
     assert len(accuracy["rows"]) == 2 * len(REGIMES)  # two fractions, one classifier
     assert [row[3] for row in accuracy["rows"][: len(REGIMES)]] == list(REGIMES)
     assert [row[1] for row in generators["rows"]] == ["gan", "vae", "real"] * 2
@@ -50,6 +52,16 @@ def test_a_study_writes_its_tables_plot_and_a_folder_per_cell(study_dir, capsys)
     gan = json.loads((study_dir / "fraction-0.05" / "seed-1" / "gan" / "summary.json").read_text())
     assert {"dcr_ratio", "near_copy_share", "exact_copies"} <= set(gan)
     assert (study_dir / "fraction-0.05" / "seed-1" / "vae" / "vae.safetensors").is_file()
+
+
+def test_the_study_report_shows_every_picture_and_table_in_a_browser(study_dir, tmp_path) -> None:
+    from test_report import _browser, _render
+
+    browser = _browser()
+    check = _render(browser, write_report(study_dir, tmp_path / "report.html"), tmp_path)
+    study = json.loads((study_dir / "study.json").read_text())
+    assert check["images"] == len(study["pictures"]) and check["broken"] == []
+    assert len(check["rows"]) >= 4 and min(check["rows"]) >= 1, check["rows"]
 
 
 def test_the_seeds_draw_different_real_subsets(study_dir) -> None:

@@ -120,8 +120,9 @@ def augment_study(
             "none: use digits, a folder with one subfolder per class, or an .npz with labels"
         )
     if config.image.per_class:
-        raise GankitError("gankit augment sets the training subset by study.fractions; drop "
-                          "image.per_class")  # fmt: skip
+        raise GankitError(
+            "gankit augment sets the training subset by study.fractions; drop image.per_class"
+        )
     directory = prepare_run_folder(out, overwrite)
     (directory / "config.yaml").write_text(config.to_yaml())
     feature_space(data)  # trained (or read from the cache) once, before the cells share it
@@ -226,6 +227,7 @@ def _score_vae(vae: Any, data: ImageData, config: Config, folder: Path) -> dict[
 def _generator_metrics(metrics: dict[str, Any], images: Tensor) -> dict[str, Any]:
     chosen = {key: metrics[key] for key in GENERATOR_METRICS if key in metrics}
     chosen["sharpness"] = float(laplacian_variance(images.clamp(-1, 1)).mean())
+    chosen["samples"] = len(images)  # what the metrics and the copy counts were computed on
     return chosen
 
 
@@ -289,7 +291,11 @@ def summarise(config: Config, cells: list[dict[str, Any]], data: ImageData) -> d
             "GAN": f"{config.model}, {config.loss} loss, {budget}",
             "VAE": f"convolutional, conditional, {budget}" if study.vae else "off",
         },
-        "tables": [_accuracy_table(accuracy), _generator_table(generators)],
+        "tables": [
+            _findings_table(accuracy, generators, cells),
+            _accuracy_table(accuracy),
+            _generator_table(generators),
+        ],
         "pictures": pictures,
         "accuracy": accuracy,
         "generators": generators,
@@ -322,6 +328,54 @@ def _summarise_generators(fractions: list[float], cells: list[dict[str, Any]]) -
 
 def _interval(values: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
     return Interval(**values).format(scale, digits)
+
+
+def _findings_table(
+    accuracy: list[dict[str, Any]], generators: list[dict[str, Any]], cells: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The study's questions, answered per fraction from the other two tables' numbers."""
+    rows = []
+    for fraction in dict.fromkeys(row["fraction"] for row in accuracy):
+        gains = [r for r in accuracy if r["fraction"] == fraction and r["regime"] == "real+gan"]
+        best = max(gains, key=lambda r: r["accuracy_gain"]["low"])
+        above = [r["classifier"] for r in gains if r["accuracy_gain"]["low"] > 0]
+        rows.append(
+            [
+                f"{fraction:g}",
+                "Does real+GAN beat real only (accuracy, 95% interval above 0)?",
+                f"{'yes' if above else 'no'}: "
+                + (", ".join(above) if above else "for no classifier")
+                + f"; best {best['classifier']} {_interval(best['accuracy_gain'], 100)} points",
+            ]
+        )
+        here = [c for c in cells if c["fraction"] == fraction]
+        for source in ("gan", "vae"):
+            if source in here[0]["generators"]:
+                copies = sum(c["generators"][source]["near_copies"] for c in here)
+                exact = sum(c["generators"][source]["exact_copies"] for c in here)
+                total = sum(c["generators"][source]["samples"] for c in here)
+                rows.append(
+                    [
+                        f"{fraction:g}",
+                        f"Near (exact) copies of a training image among the {source.upper()}'s "
+                        "samples, all seeds",
+                        f"{copies} ({exact}) of {total}",
+                    ]
+                )
+        by_source = {r["source"]: r for r in generators if r["fraction"] == fraction}
+        if "vae" in by_source:
+            gan, vae, real = by_source["gan"], by_source["vae"], by_source["real"]
+            rows.append(
+                [
+                    f"{fraction:g}",
+                    "GAN against VAE: sharpness (real images), recall, Frechet",
+                    f"{gan['sharpness']['mean']:.2f} vs {vae['sharpness']['mean']:.2f} "
+                    f"({real['sharpness']['mean']:.2f}); {gan['recall']['mean']:.3f} vs "
+                    f"{vae['recall']['mean']:.3f}; {gan['frechet']['mean']:.1f} vs "
+                    f"{vae['frechet']['mean']:.1f}",
+                ]
+            )
+    return {"title": "Findings", "columns": ["fraction", "question", "answer"], "rows": rows}
 
 
 def _accuracy_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
