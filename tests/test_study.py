@@ -106,3 +106,20 @@ def test_an_existing_study_folder_is_kept(study_dir, capsys) -> None:
     assert main(["augment", "--out", str(study_dir), *TINY_STUDY]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (study_dir / "study.json").read_bytes() == before
+
+
+def test_a_labelled_npz_of_the_users_own_works_too(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    labels = np.arange(120) % 3
+    images = rng.integers(0, 60, (120, 8, 8)).astype(np.uint8)
+    for label, (top, left) in enumerate([(0, 0), (0, 4), (4, 0)]):  # a bright corner a class
+        images[labels == label, top : top + 4, left : left + 4] += 180
+    np.savez(tmp_path / "corners.npz", images=images, labels=labels)
+    out = tmp_path / "study"
+    settings = [f"data={tmp_path / 'corners.npz'}", "study.fractions=[0.5]", "study.seeds=1"]
+    assert main(["augment", "--out", str(out), *settings, *TINY_STUDY[2:]]) == 0
+    study = json.loads((out / "study.json").read_text())
+    assert study["title"] == "Does synthetic data help? corners"
+    real = next(row for row in study["accuracy"] if row["regime"] == "real")
+    assert real["real_images"] == 48 and real["accuracy"]["mean"] > 0.9  # an easy task
