@@ -2,6 +2,7 @@
 errors."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -25,12 +26,18 @@ TINY_STUDY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def study_dir(tmp_path_factory):
+@pytest.fixture(scope="module", autouse=True)
+def _feature_cache(tmp_path_factory):
+    """One feature network per data set for this module, trained in a temporary cache."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        out = tmp_path_factory.mktemp("studies") / "digits"
-        assert main(["augment", "--out", str(out), "data=digits", *TINY_STUDY]) == 0
+        yield
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("studies") / "digits"
+    assert main(["augment", "--out", str(out), "data=digits", *TINY_STUDY]) == 0
     return out
 
 
@@ -108,8 +115,7 @@ def test_an_existing_study_folder_is_kept(study_dir, capsys) -> None:
     assert (study_dir / "study.json").read_bytes() == before
 
 
-def test_a_labelled_npz_of_the_users_own_works_too(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+def test_a_labelled_npz_of_the_users_own_works_too(tmp_path) -> None:
     rng = np.random.default_rng(0)
     labels = np.arange(120) % 3
     images = rng.integers(0, 60, (120, 8, 8)).astype(np.uint8)
@@ -123,3 +129,24 @@ def test_a_labelled_npz_of_the_users_own_works_too(tmp_path, monkeypatch) -> Non
     assert study["title"] == "Does synthetic data help? corners"
     real = next(row for row in study["accuracy"] if row["regime"] == "real")
     assert real["real_images"] == 48 and real["accuracy"]["mean"] > 0.9  # an easy task
+
+
+def test_a_stopped_study_resumes_and_keeps_its_done_cells(study_dir, tmp_path, capsys) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(study_dir, copy)
+    undone = copy / "fraction-0.1" / "seed-1"
+    shutil.rmtree(undone / "vae")
+    (undone / "cell.json").unlink()  # stopped while this cell was running
+    kept = (copy / "fraction-0.05" / "seed-0" / "cell.json").stat().st_mtime_ns
+    (copy / "study.json").unlink()
+    assert main(["augment", "--resume", str(copy)]) == 0
+    assert (copy / "fraction-0.05" / "seed-0" / "cell.json").stat().st_mtime_ns == kept
+    assert json.loads((undone / "cell.json").read_text()) == json.loads(
+        (study_dir / "fraction-0.1" / "seed-1" / "cell.json").read_text()
+    )  # the same numbers again: every cell is seeded
+    assert (
+        json.loads((copy / "study.json").read_text())["accuracy"]
+        == json.loads((study_dir / "study.json").read_text())["accuracy"]
+    )
+    assert main(["augment", "--resume", str(copy), "steps=5"]) == 2
+    assert "drop --config" in capsys.readouterr().err

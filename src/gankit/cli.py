@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     augment.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     augment.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="finish the stopped study in DIR with its own config (its done cells are kept)",
+    )
+    augment.add_argument(
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
@@ -182,12 +188,21 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _augment(args: argparse.Namespace) -> int:
-    from gankit.study import augment_study, format_tables, load_study_config
+    from gankit.study import augment_study, format_tables, load_study_config, resume_study
 
-    config = load_study_config(args.config, args.overrides)
-    study = augment_study(config, out=args.out, overwrite=args.overwrite)
+    if args.resume is not None:
+        if args.config or args.overwrite or args.overrides:
+            raise GankitError(
+                "--resume finishes DIR with the config it was started with; "
+                "drop --config, --overwrite and KEY=VALUE"
+            )
+        study, folder = resume_study(args.resume), args.resume
+    else:
+        config = load_study_config(args.config, args.overrides)
+        study = augment_study(config, out=args.out, overwrite=args.overwrite)
+        folder = args.out
     print(format_tables(study["tables"]))
-    print(f"study folder: {args.out} (gankit report {args.out} makes an HTML page of it)")
+    print(f"study folder: {folder} (gankit report {folder} makes an HTML page of it)")
     return 0
 
 

@@ -18,7 +18,8 @@ samples are scored alike: feature-space metrics, sharpness (variance of the Lapl
 distances to the closest training image (:mod:`gankit.metrics.memorisation`).
 
 The study folder holds ``study.json`` (the tables, and every cell's raw numbers),
-``table.md``, ``accuracy.png`` and one folder per cell with its GAN run folder and VAE.
+``table.md``, ``accuracy.png`` and one folder per cell with its GAN run folder and VAE; a
+cell is done once its ``cell.json`` is written, and :func:`resume_study` runs the rest.
 """
 
 from __future__ import annotations
@@ -46,9 +47,12 @@ from gankit.metrics.sharpness import laplacian_variance
 from gankit.pictures import save_grid, save_nearest_pairs
 from gankit.plots import plot_study_accuracy
 from gankit.report import STUDY_FILE
+from gankit.run import CONFIG_FILE
 from gankit.threads import torch_threads
 from gankit.train import prepare_run_folder, train
 from gankit.vae import save_vae, train_vae
+
+CELL_FILE = "cell.json"
 
 STUDY_DEFAULTS: dict[str, Any] = {
     # The demo's class-conditional DCGAN with differentiable augmentation (configs/digits.yaml)
@@ -124,24 +128,48 @@ def augment_study(
             "gankit augment sets the training subset by study.fractions; drop image.per_class"
         )
     directory = prepare_run_folder(out, overwrite)
-    (directory / "config.yaml").write_text(config.to_yaml())
-    feature_space(data)  # trained (or read from the cache) once, before the cells share it
+    (directory / CONFIG_FILE).write_text(config.to_yaml())
+    return _run_cells(config, data, directory, progress)
 
+
+def resume_study(directory: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Finish a stopped study: the cells with a ``cell.json`` are kept, the others run again."""
+    directory = Path(directory)
+    if not (directory / CONFIG_FILE).is_file():
+        raise GankitError(
+            f"{str(directory)!r} holds no study ({CONFIG_FILE} is missing); give the --out "
+            "folder of a `gankit augment` that stopped"
+        )
+    config = load_config(directory / CONFIG_FILE)
+    return _run_cells(config, load_data(config), directory, progress)
+
+
+def _run_cells(config: Config, data: ImageData, directory: Path, progress: bool) -> dict[str, Any]:
+    """Every cell not done yet, then the summary, plot and tables."""
+    feature_space(data)  # trained (or read from the cache) once, before the cells share it
     cells = [(f, seed) for f in config.study.fractions for seed in range(config.study.seeds)]
-    results: list[dict[str, Any]] = []
-    bar = tqdm(total=len(cells), desc="augment", unit="cell", disable=not progress)
+    done = {
+        cell: json.loads(path.read_text())
+        for cell in cells
+        if (path := cell_folder(directory, *cell) / CELL_FILE).is_file()
+    }
+    to_run = [cell for cell in cells if cell not in done]
+    bar = tqdm(
+        total=len(cells), initial=len(done), desc="augment", unit="cell", disable=not progress
+    )
     if config.study.jobs == 1:
-        for fraction, seed in cells:
-            results.append(run_cell(config, fraction, seed, directory))
+        for fraction, seed in to_run:
+            done[(fraction, seed)] = run_cell(config, fraction, seed, directory)
             bar.update()
     else:
         context = multiprocessing.get_context("spawn")  # no torch state shared with a fork
         with ProcessPoolExecutor(config.study.jobs, mp_context=context) as pool:
-            futures = [pool.submit(run_cell, config, f, s, directory) for f, s in cells]
-            for future in futures:
-                results.append(future.result())
+            futures = {cell: pool.submit(run_cell, config, *cell, directory) for cell in to_run}
+            for cell, future in futures.items():
+                done[cell] = future.result()
                 bar.update()
     bar.close()
+    results = [done[cell] for cell in cells]
 
     study = summarise(config, results, data)
     plot_study_accuracy(study["accuracy"], config.study.classifiers, directory / "accuracy.png")
@@ -208,7 +236,7 @@ def run_cell(config: Config, fraction: float, seed: int, directory: Path) -> dic
         "scores": scores,
         "generators": generators,
     }
-    (folder / "cell.json").write_text(json.dumps(cell, indent=2) + "\n")
+    (folder / CELL_FILE).write_text(json.dumps(cell, indent=2) + "\n")  # last: the cell is done
     return cell
 
 
