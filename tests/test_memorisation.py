@@ -31,6 +31,17 @@ def test_copied_and_nearly_copied_samples_are_flagged_and_fresh_ones_are_not() -
     assert 0.9 < result["dcr_ratio"] < 1.1  # fresh draws sit as far away as held-out ones
 
 
+def test_fresh_draws_fall_under_every_held_out_record_at_about_the_chance_rate() -> None:
+    shares = []
+    for draw in range(10):
+        train, heldout = _cloud(100, 10 * draw), _cloud(49, 10 * draw + 1)
+        result = memorisation(_cloud(5000, 10 * draw + 2), train, heldout)
+        shares.append(result["near_copy_share"])
+    assert result["near_copy_share_by_chance"] == 1 / 50
+    # each held-out set's minimum sets its own rate; over ten sets the mean nears 1/50
+    assert 0.008 < sum(shares) / len(shares) < 0.035
+
+
 def test_a_memorising_generator_shows_a_small_dcr_ratio() -> None:
     train, heldout = _cloud(100, 0), _cloud(100, 1)
     replayed = train[torch.randint(100, (400,), generator=torch.Generator().manual_seed(4))]

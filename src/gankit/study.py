@@ -255,7 +255,6 @@ def _score_vae(vae: Any, data: ImageData, config: Config, folder: Path) -> dict[
 def _generator_metrics(metrics: dict[str, Any], images: Tensor) -> dict[str, Any]:
     chosen = {key: metrics[key] for key in GENERATOR_METRICS if key in metrics}
     chosen["sharpness"] = float(laplacian_variance(images.clamp(-1, 1)).mean())
-    chosen["samples"] = len(images)  # what the metrics and the copy counts were computed on
     return chosen
 
 
@@ -320,7 +319,9 @@ def summarise(config: Config, cells: list[dict[str, Any]], data: ImageData) -> d
             "VAE": f"convolutional, conditional, {budget}" if study.vae else "off",
         },
         "tables": [
-            _findings_table(accuracy, generators, cells),
+            _findings_table(
+                accuracy, generators, cells, config.eval_samples, len(data.heldout_images)
+            ),
             _accuracy_table(accuracy),
             _generator_table(generators),
         ],
@@ -359,7 +360,11 @@ def _interval(values: dict[str, Any], scale: float = 1.0, digits: int = 1) -> st
 
 
 def _findings_table(
-    accuracy: list[dict[str, Any]], generators: list[dict[str, Any]], cells: list[dict[str, Any]]
+    accuracy: list[dict[str, Any]],
+    generators: list[dict[str, Any]],
+    cells: list[dict[str, Any]],
+    eval_samples: int,
+    heldout_images: int,
 ) -> dict[str, Any]:
     """The study's questions, answered per fraction from the other two tables' numbers."""
     rows = []
@@ -381,13 +386,13 @@ def _findings_table(
             if source in here[0]["generators"]:
                 copies = sum(c["generators"][source]["near_copies"] for c in here)
                 exact = sum(c["generators"][source]["exact_copies"] for c in here)
-                total = sum(c["generators"][source]["samples"] for c in here)
+                total = eval_samples * len(here)  # the samples each cell scored
                 rows.append(
                     [
                         f"{fraction:g}",
                         f"Near (exact) copies of a training image among the {source.upper()}'s "
-                        "samples, all seeds",
-                        f"{copies} ({exact}) of {total}",
+                        "samples, all seeds (near copies expected of a draw from p_data)",
+                        f"{copies} ({exact}) of {total} ({total / (heldout_images + 1):.0f})",
                     ]
                 )
         by_source = {r["source"]: r for r in generators if r["fraction"] == fraction}

@@ -5,9 +5,14 @@ space the data lives in (pixels in [-1, 1] for images, flattened). The same dist
 held-out real records, which G never saw, is the yardstick: a fresh draw from p_data lands
 that far from the training set. A synthetic sample closer to a training record than every
 held-out record is (DCR(s) < min_h DCR(h)) is flagged as a near copy; one within
-``EXACT_TOLERANCE`` per pixel (root mean square) as an exact copy. A generator that
-memorises shows DCRs well below the held-out ones: ``dcr_ratio``, the ratio of the medians,
-falls far under 1.
+``EXACT_TOLERANCE`` per pixel (root mean square) as an exact copy.
+
+The near-copy share has a yardstick of its own: a generator that draws exactly from p_data,
+never looking at the training set, makes s exchangeable with the m held-out records, so
+P(DCR(s) < min_h DCR(h)) = 1 / (m + 1) (``near_copy_share_by_chance``). A share well above
+it means copying; a few flagged samples out of thousands, at or under it, do not. A
+generator that memorises also shows DCRs well below the held-out ones: ``dcr_ratio``, the
+ratio of the medians, falls far under 1.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def memorisation(synthetic: Tensor, train: Tensor, heldout: Tensor) -> dict[str,
         "dcr_heldout_min": float(heldout_dcr.min()),
         "dcr_ratio": synthetic_median / heldout_median if heldout_median > 0 else math.nan,
         "near_copy_share": float(near.float().mean()),
+        "near_copy_share_by_chance": 1 / (len(heldout) + 1),
         "near_copies": int(near.sum()),
         "exact_copies": int(exact.sum()),
     }
