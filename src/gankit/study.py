@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,7 @@ def run_cell(config: Config, fraction: float, seed: int, directory: Path) -> dic
         image=dataclasses.replace(config.image, train_fraction=fraction, subset_seed=seed),
     )
     folder = cell_folder(directory, fraction, seed)
+    started = time.perf_counter()
     with torch_threads(config.threads):
         data = load_data(config)
         real = (data.images, data.labels)
@@ -231,6 +233,7 @@ def run_cell(config: Config, fraction: float, seed: int, directory: Path) -> dic
     cell = {
         "fraction": fraction,
         "seed": seed,
+        "seconds": round(time.perf_counter() - started, 1),
         "real_images": len(data.images),
         "synthetic_images": count,
         "scores": scores,
