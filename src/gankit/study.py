@@ -51,7 +51,7 @@ from gankit.report import STUDY_FILE
 from gankit.run import CONFIG_FILE
 from gankit.threads import torch_threads
 from gankit.train import prepare_run_folder, train
-from gankit.vae import save_vae, train_vae
+from gankit.vae import VAE, save_vae, train_vae
 
 CELL_FILE = "cell.json"
 
@@ -243,7 +243,7 @@ def run_cell(config: Config, fraction: float, seed: int, directory: Path) -> dic
     return cell
 
 
-def _score_vae(vae: Any, data: ImageData, config: Config, folder: Path) -> dict[str, Any]:
+def _score_vae(vae: VAE, data: ImageData, config: Config, folder: Path) -> dict[str, Any]:
     """The VAE's samples scored like the GAN's; its samples.png and nearest.png beside."""
     images, labels = vae.generate(config.eval_samples, config.seed)
     metrics = evaluate_samples(images, data, config.seed, labels)
