@@ -76,7 +76,8 @@ def test_a_crash_while_writing_leaves_the_last_checkpoint_whole(tmp_path, monkey
     with pytest.raises(Crash):
         checkpoints.save(trainer)
     monkeypatch.undo()
-    assert (tmp_path / ".step-00000003.safetensors.tmp").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [good.name]  # the attempt is gone
+    (tmp_path / ".step-00000003.safetensors.999.tmp").write_bytes(b"half")  # as a kill leaves
     assert checkpoints.paths() == [good]
     assert checkpoints.newest().step == 2
 

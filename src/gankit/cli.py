@@ -281,7 +281,7 @@ def _sample_images(run: Run, args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from gankit.data.arrays import load_vectors
     from gankit.metrics.features import INCEPTION_UNAVAILABLE
-    from gankit.run import SUMMARY_FILE, load
+    from gankit.run import load
 
     if args.inception is not None:
         raise GankitError(INCEPTION_UNAVAILABLE)
@@ -293,7 +293,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         samples = load_vectors(args.samples) if args.samples else None
     metrics = run.evaluate(samples, seed=args.seed, labels=labels)
     summary = {**run.summary(), **metrics}
-    (run.directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    run.write_summary(summary)
     print(json.dumps(metrics))
     return 0
 

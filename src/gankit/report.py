@@ -16,7 +16,6 @@ import base64
 import io
 import json
 import math
-import os
 import time
 from html import escape
 from pathlib import Path, PurePosixPath
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 
 from gankit.errors import GankitError
+from gankit.files import write_atomically
 from gankit.plots import plot_losses, plot_metrics
 from gankit.run import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
 
@@ -92,7 +92,7 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
         meta = [f"{key} {config[key]}" for key in ("data", "steps", "loss") if key in config]
         sections += _run_sections(folder, config, shown)
     meta += [str(folder.resolve()), time.strftime("written %Y-%m-%d %H:%M")]
-    _write_atomically(out, _page(title, " · ".join(meta), description, sections))
+    _write(out, _page(title, " · ".join(meta), description, sections))
     return out
 
 
@@ -308,15 +308,12 @@ def _page(title: str, meta: str, description: str, sections: list[str]) -> str:
     )
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _write(path: Path, text: str) -> None:
+    """Write the page in one step: a failed write leaves any earlier report as it was."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+        write_atomically(path, text)
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise GankitError(
             f"cannot write {str(path)!r} ({error.strerror}); choose a writable path"
         ) from None

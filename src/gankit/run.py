@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from gankit.config import Config, load_config
 from gankit.data import ImageData, load_data
 from gankit.data.vectors import Standardizer, VectorData
 from gankit.errors import GankitError
+from gankit.files import write_atomically
 from gankit.metrics import evaluate_samples
 from gankit.nets import build_discriminator, build_generator
 from gankit.nets.prior import sample_prior
@@ -141,24 +142,25 @@ class Run:
         return evaluate_samples(images.clamp(-1, 1), self.data, seed, label_tensor)
 
     def save(self, directory: str | Path) -> None:
-        """Write the config and the weights (safetensors) into ``directory``."""
+        """Write the config and the weights (safetensors) into ``directory``, each whole or not
+        at all."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_FILE).write_text(self.config.to_yaml())
+        write_atomically(directory / CONFIG_FILE, self.config.to_yaml())
         tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
         tensors |= {f"discriminator.{k}": v for k, v in self.discriminator.state_dict().items()}
         tensors |= {"data.mean": self.standardizer.mean, "data.std": self.standardizer.std}
         if self.is_images:
             tensors["data.shape"] = torch.tensor(self.shape)
-        save_file(
+        weights = save(
             {k: v.contiguous() for k, v in tensors.items()},
-            directory / WEIGHTS_FILE,
             metadata={
                 "format": "gankit",
                 "data": self.config.data,
                 "classes": json.dumps(self.classes),
             },
         )
+        write_atomically(directory / WEIGHTS_FILE, weights)
         self.directory = directory
 
     @classmethod
@@ -207,6 +209,10 @@ class Run:
         return cls(
             config, standardizer, generator, discriminator, directory, shape=shape, classes=classes
         )
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """Replace the run's summary.json, whole or not at all."""
+        write_atomically(self.directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
 
     def summary(self) -> dict[str, Any]:
         """The run's summary.json, or {} if it has none yet."""

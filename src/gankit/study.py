@@ -41,6 +41,7 @@ from gankit.config import Config, load_config
 from gankit.data import ImageData, load_data
 from gankit.downstream import shifted_copies, train_and_score
 from gankit.errors import GankitError
+from gankit.files import write_atomically
 from gankit.metrics import evaluate_samples
 from gankit.metrics.features import feature_space
 from gankit.metrics.intervals import Interval, paired_gain, t_interval
@@ -48,7 +49,7 @@ from gankit.metrics.sharpness import laplacian_variance
 from gankit.pictures import save_grid, save_nearest_pairs
 from gankit.plots import plot_study_accuracy
 from gankit.report import STUDY_FILE
-from gankit.run import CONFIG_FILE
+from gankit.run import CONFIG_FILE, SUMMARY_FILE
 from gankit.threads import torch_threads
 from gankit.train import prepare_run_folder, train
 from gankit.vae import VAE, save_vae, train_vae
@@ -174,8 +175,8 @@ def _run_cells(config: Config, data: ImageData, directory: Path, progress: bool)
 
     study = summarise(config, results, data)
     plot_study_accuracy(study["accuracy"], config.study.classifiers, directory / "accuracy.png")
-    (directory / "table.md").write_text(format_tables(study["tables"]))
-    (directory / STUDY_FILE).write_text(json.dumps(study, indent=2) + "\n")
+    write_atomically(directory / "table.md", format_tables(study["tables"]))
+    write_atomically(directory / STUDY_FILE, json.dumps(study, indent=2) + "\n")
     return study
 
 
@@ -239,7 +240,7 @@ def run_cell(config: Config, fraction: float, seed: int, directory: Path) -> dic
         "scores": scores,
         "generators": generators,
     }
-    (folder / CELL_FILE).write_text(json.dumps(cell, indent=2) + "\n")  # last: the cell is done
+    write_atomically(folder / CELL_FILE, json.dumps(cell, indent=2) + "\n")  # last: cell done
     return cell
 
 
@@ -251,7 +252,7 @@ def _score_vae(vae: VAE, data: ImageData, config: Config, folder: Path) -> dict[
     rows = grid_labels.argsort(stable=True)  # row c: ten samples of class c
     save_grid(grid[rows], folder / "samples.png", columns=10)
     save_nearest_pairs(images, data.images, folder / "nearest.png")
-    (folder / "summary.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_atomically(folder / SUMMARY_FILE, json.dumps(metrics, indent=2) + "\n")
     return _generator_metrics(metrics, images)
 
 

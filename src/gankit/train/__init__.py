@@ -7,7 +7,6 @@ alone writes the run folder, and every process returns once it is complete.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import sys
 import time
@@ -24,7 +23,7 @@ from gankit.metrics import evaluate_samples
 from gankit.nets import build_discriminator, build_generator
 from gankit.objectives import OBJECTIVES
 from gankit.plots import plot_losses, plot_samples
-from gankit.run import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, Run
+from gankit.run import CONFIG_FILE, METRICS_FILE, Run
 from gankit.threads import torch_threads
 from gankit.train.callbacks import MetricsLog, ProgressBar, Reporter, TensorBoardLog
 from gankit.train.checkpoint import FOLDER as CHECKPOINT_FOLDER
@@ -171,7 +170,7 @@ def _train_to_the_end(
         summary["resumed_from"] = first_step
     if images is not None:
         summary.update(data.describe())
-    (directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    run.write_summary(summary)
     plot_losses(log.records, directory / "losses.png")
     if images is not None:
         images.draw(directory / "samples.png")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import random
 import re
 import sys
@@ -39,6 +38,7 @@ from torch import Tensor
 
 from gankit.config import Config, load_config
 from gankit.errors import GankitError
+from gankit.files import write_atomically
 from gankit.train.distributed import SINGLE, World
 from gankit.train.engine import Trainer
 
@@ -98,7 +98,7 @@ class Checkpoints:
         if not self.world.is_main:  # every process holds the same state; rank 0 writes it
             return path
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, encode(trainer))
+        write_atomically(path, encode(trainer))
         for old in self.paths()[: -self.keep]:
             old.unlink(missing_ok=True)
         return path
@@ -280,18 +280,3 @@ def _set_global_rng_state(state: dict[str, Any], device: torch.device) -> None:
 
 def _step_of(path: Path) -> int:
     return int(_NAME.fullmatch(path.name).group(1))
-
-
-def _write_atomically(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` so that a crash leaves either the old file or the new one."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as handle:
-        handle.write(blob)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    folder = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
