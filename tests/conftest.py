@@ -14,6 +14,15 @@ def _seeded_single_thread() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="module")
+def private_feature_cache(tmp_path_factory) -> Iterator[None]:
+    """Image metrics' feature networks trained, once per module, in a temporary cache rather
+    than the user's (``pytestmark = pytest.mark.usefixtures("private_feature_cache")``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 def tiny(**overrides: object) -> dict:
     """A config small enough for a unit test to train in about a second."""
     settings = {

@@ -33,17 +33,11 @@ TINY_IMAGES = [
     "augment.adaptive=true",
 ]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _feature_cache(tmp_path_factory):
-    """One feature network for this module, trained in a temporary cache."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("private_feature_cache")
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tmp_path_factory, private_feature_cache):
     out = tmp_path_factory.mktemp("runs") / "digits"
     assert main(["train", "--out", str(out), *TINY_IMAGES]) == 0
     return out

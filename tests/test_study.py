@@ -25,17 +25,11 @@ TINY_STUDY = [
     "log_every=10",
 ]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _feature_cache(tmp_path_factory):
-    """One feature network per data set for this module, trained in a temporary cache."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("private_feature_cache")
 
 
 @pytest.fixture(scope="module")
-def study_dir(tmp_path_factory):
+def study_dir(tmp_path_factory, private_feature_cache):
     out = tmp_path_factory.mktemp("studies") / "digits"
     assert main(["augment", "--out", str(out), "data=digits", *TINY_STUDY]) == 0
     return out
