@@ -22,10 +22,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import Tensor, nn
 
 from gankit.data.images import ImageData
+from gankit.files import write_atomically
 
 INCEPTION_UNAVAILABLE = (
     "InceptionV3 features are not available: the libraries that read pytorch-fid and "
@@ -140,7 +141,8 @@ def _train_and_cache(path: Path, data: ImageData) -> FeatureSpace:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         metadata = {"task": task, "accuracy": str(space.accuracy), "recipe": RECIPE}
-        save_file(net.state_dict(), path, metadata=metadata)
+        # whole or not at all: processes that train it at once never read half a file
+        write_atomically(path, save(net.state_dict(), metadata=metadata))
         space.path = path
     except OSError as error:
         print(f"gankit: cannot cache the feature network ({error.strerror})", file=sys.stderr)
