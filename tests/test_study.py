@@ -46,6 +46,9 @@ def test_a_study_writes_its_tables_plot_and_a_folder_per_cell(study_dir, capsys)
     assert "| fraction | real images |" in (study_dir / "table.md").read_text()
     for picture in study["pictures"]:
         assert (study_dir / picture["path"]).is_file(), picture["path"]
+    shown = {picture["path"] for picture in study["pictures"]}
+    for name in ("gan/losses.png", "vae/losses.png", "gan/nearest.png", "vae/samples.png"):
+        assert f"fraction-0.05/seed-0/{name}" in shown
     cell = json.loads((study_dir / "fraction-0.05" / "seed-1" / "cell.json").read_text())
     assert cell["real_images"] == 70  # 5% of each class of the 1438 training digits
     assert cell["synthetic_images"] == 70  # ratio 1, a multiple of the 10 classes

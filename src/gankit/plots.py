@@ -163,7 +163,16 @@ def plot_study_accuracy(
         axis.grid(alpha=0.3)
     axes[0][0].set_ylabel("held-out accuracy (%)")
     axes[0][-1].legend(fontsize=8, loc="lower right")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(figure, path)
+
+
+def plot_vae_loss(losses: Sequence[float], path: Target) -> None:
+    """The VAE's training loss, -ELBO per image, against the step, with its running mean."""
+    window = max(1, len(losses) // 50)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    axis.plot(np.arange(1, len(losses) + 1), losses, color="lightgrey", lw=0.6, label="minibatch")
+    axis.plot(np.arange(window, len(losses) + 1), smooth, label=f"mean of {window} steps")
+    axis.set(xlabel="step", ylabel="-ELBO (nats per image)", title="VAE training loss")
+    axis.legend(fontsize=8)
+    _save(figure, path)

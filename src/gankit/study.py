@@ -47,7 +47,7 @@ from gankit.metrics.features import feature_space
 from gankit.metrics.intervals import Interval, paired_gain, t_interval
 from gankit.metrics.sharpness import laplacian_variance
 from gankit.pictures import save_grid, save_nearest_pairs
-from gankit.plots import plot_study_accuracy
+from gankit.plots import plot_study_accuracy, plot_vae_loss
 from gankit.report import STUDY_FILE
 from gankit.run import CONFIG_FILE, SUMMARY_FILE
 from gankit.threads import torch_threads
@@ -173,7 +173,7 @@ def _run_cells(config: Config, data: ImageData, directory: Path, progress: bool)
     bar.close()
     results = [done[cell] for cell in cells]
 
-    study = summarise(config, results, data)
+    study = summarise(config, results, data, directory)
     plot_study_accuracy(study["accuracy"], config.study.classifiers, directory / "accuracy.png")
     write_atomically(directory / "table.md", format_tables(study["tables"]))
     write_atomically(directory / STUDY_FILE, json.dumps(study, indent=2) + "\n")
@@ -206,8 +206,11 @@ def run_cell(config: Config, fraction: float, seed: int, directory: Path) -> dic
             "gan": _generator_metrics(run.summary(), run.generate(config.eval_samples, seed)[0])
         }
         if config.study.vae:
-            vae, _ = train_vae(data, steps=config.steps, batch_size=config.batch_size, seed=seed)
+            vae, losses = train_vae(
+                data, steps=config.steps, batch_size=config.batch_size, seed=seed
+            )
             save_vae(vae, folder / "vae")
+            plot_vae_loss(losses, folder / "vae" / "losses.png")
             sources["vae"] = vae.generate(count, seed)
             generators["vae"] = _score_vae(vae, data, config, folder / "vae")
         generators["real"] = {"sharpness": float(laplacian_variance(data.heldout_images).mean())}
@@ -272,9 +275,11 @@ def _concatenate(parts: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
-def summarise(config: Config, cells: list[dict[str, Any]], data: ImageData) -> dict[str, Any]:
+def summarise(
+    config: Config, cells: list[dict[str, Any]], data: ImageData, directory: Path
+) -> dict[str, Any]:
     """Intervals over seeds for every fraction, regime and classifier; the tables and the
-    pictures of ``study.json``."""
+    pictures (those in ``directory``) of ``study.json``."""
     study = config.study
     accuracy: list[dict[str, Any]] = []
     for fraction in study.fractions:
@@ -301,8 +306,9 @@ def summarise(config: Config, cells: list[dict[str, Any]], data: ImageData) -> d
         for source in ("gan", "vae") if study.vae else ("gan",):
             for name, what in _CELL_PICTURES.items():
                 path = cell_folder(Path(), fraction, 0) / source / f"{name}.png"
-                title = f"{source.upper()} at {fraction:g} of the data (seed 0): {what}"
-                pictures.append({"title": title, "path": path.as_posix()})
+                if (directory / path).is_file():  # a VAE trained before its curve was drawn
+                    title = f"{source.upper()} at {fraction:g} of the data (seed 0): {what}"
+                    pictures.append({"title": title, "path": path.as_posix()})
     budget = f"{config.steps} steps of batch {config.batch_size}"
     return {
         "title": f"Does synthetic data help? {data.name}",
@@ -338,6 +344,7 @@ def summarise(config: Config, cells: list[dict[str, Any]], data: ImageData) -> d
 
 _SCORES = ("accuracy", "macro_f1")
 _CELL_PICTURES = {
+    "losses": "training curves",
     "samples": "samples, one row per class",
     "nearest": "the samples closest to a training image, each beside it",
 }
