@@ -2,6 +2,7 @@
 
 import base64
 import html
+import io
 import json
 import re
 import shutil
@@ -14,6 +15,7 @@ from PIL import Image
 
 import gankit
 from gankit.cli import main
+from gankit.plots import plot_metrics
 from gankit.report import write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -235,3 +237,14 @@ def test_a_browser_shows_every_picture_and_table(run_dir, tmp_path, kind) -> Non
     assert check["images"] == (3 if kind == "run" else 2)
     assert check["broken"] == []
     assert check["rows"] and min(check["rows"]) >= 1, check["rows"]
+
+
+def test_the_metric_curves_leave_out_what_never_changed() -> None:
+    records = [
+        {"step": step, "loss_d": 1.0, "frechet": 9.0 / step, "heldout_dcr": 2.0, "acc/3": step}
+        for step in (1, 2, 3)
+    ]
+    picture = io.BytesIO()
+    assert plot_metrics(records, picture) and picture.getvalue().startswith(PNG_SIGNATURE)
+    constant = [{**record, "frechet": 1.0} for record in records]
+    assert not plot_metrics(constant, io.BytesIO())  # nothing moved: no figure

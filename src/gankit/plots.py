@@ -43,14 +43,19 @@ def plot_losses(records: Sequence[dict[str, Any]], path: Target) -> None:
 
 def plot_metrics(records: Sequence[dict[str, Any]], path: Target) -> bool:
     """Each evaluation metric against the step, one panel each; False (nothing drawn) when no
-    metric was measured twice. Per-class metrics ("class_accuracy/3") are left out."""
+    metric was measured twice. Per-class metrics ("class_accuracy/3") are left out, and so
+    are those that never changed (a held-out set's own DCR, say): the summary shows them."""
     series: dict[str, list[tuple[int, float]]] = {}
     for record in records:
         for key, value in record.items():
             measured = isinstance(value, int | float) and not isinstance(value, bool)
             if key not in TRAINING_KEYS and "/" not in key and measured:
                 series.setdefault(key, []).append((record["step"], value))
-    series = {key: points for key, points in series.items() if len(points) > 1}
+    series = {
+        key: points
+        for key, points in series.items()
+        if len(points) > 1 and len({value for _, value in points}) > 1
+    }
     if not series:
         return False
     columns = min(4, len(series))
