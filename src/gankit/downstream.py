@@ -65,15 +65,16 @@ class SmallCNN(nn.Module):
 
 def fit_cnn(images: Tensor, labels: Tensor, num_classes: int, seed: int) -> Predictor:
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # the initial weights and dropout
-    model = SmallCNN(images.shape[1], num_classes)
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    for _ in range(CNN_STEPS):
-        rows = torch.randint(len(images), (CNN_BATCH,), generator=generator)
-        loss = F.cross_entropy(model(images[rows]), labels[rows])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    with torch.random.fork_rng():  # seed the weights and dropout; leave the caller's stream
+        torch.manual_seed(seed)
+        model = SmallCNN(images.shape[1], num_classes)
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
+        for _ in range(CNN_STEPS):
+            rows = torch.randint(len(images), (CNN_BATCH,), generator=generator)
+            loss = F.cross_entropy(model(images[rows]), labels[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
     model.eval()
 
     @torch.no_grad()
