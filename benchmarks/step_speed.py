@@ -31,7 +31,7 @@ from gankit.config import Config, load_config
 from gankit.data import load_data
 from gankit.nets import build_discriminator, build_generator
 from gankit.objectives import OBJECTIVES
-from gankit.train.engine import Trainer
+from gankit.training.engine import Trainer
 
 SETTINGS = {
     "data": "ring8",

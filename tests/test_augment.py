@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from gankit.augment import (
+from gankit.config import AugmentConfig
+from gankit.diffaugment import (
     POLICIES,
     Augment,
     brightness,
@@ -12,7 +13,6 @@ from gankit.augment import (
     saturation,
     translation,
 )
-from gankit.config import AugmentConfig
 
 
 def images(n: int = 6, channels: int = 3, size: int = 16) -> torch.Tensor:

@@ -13,7 +13,7 @@ from test_engine import make_trainer, same, snapshot
 
 import gankit
 from gankit.cli import main
-from gankit.train.checkpoint import CheckpointError, Checkpoints, read_checkpoint
+from gankit.training.checkpoint import CheckpointError, Checkpoints, read_checkpoint
 
 CLI_TINY = [
     f"{key}={','.join(map(str, v)) if isinstance(v, list) else v}" for key, v in tiny().items()

@@ -70,9 +70,29 @@ def test_evaluate_writes_the_metrics_into_the_summary(run_dir, tmp_path, capsys)
     assert main(["evaluate", str(run_dir), "--samples", str(samples)]) == 0
     printed = json.loads(capsys.readouterr().out)
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert printed["modes"] == summary["modes"] == 8
-    assert summary["high_quality"] == 1.0
-    assert main(["evaluate", str(run_dir)]) == 0  # fresh samples of G
+    # Beside the training's own numbers, which stay, each saying which samples it scored.
+    assert printed["modes"] == summary["evaluate/modes"] == 8
+    assert summary["evaluate/high_quality"] == 1.0
+    assert summary["evaluate/scored"] == "400 given samples"
+    assert summary["scored"] == "500 samples of G from noise seed 0"
+    assert (
+        summary["modes"]
+        == json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])["modes"]
+    )
+
+
+def test_evaluate_repeats_the_training_evaluation_of_the_same_generator(run_dir, capsys) -> None:
+    """One evaluator: training's last evaluation and `gankit evaluate` score the same samples."""
+    training = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert main(["evaluate", str(run_dir)]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    for key in ("modes", "high_quality", "reverse_kl", "frechet", "log_likelihood"):
+        assert evaluated[key] == training[key], key
+    assert evaluated["scored"] == training["scored"]
+    assert main(["evaluate", str(run_dir), "--seed", "7"]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert other["scored"] == "500 samples of G from noise seed 7"
+    assert other["frechet"] != training["frechet"]
 
 
 def test_an_existing_run_folder_is_never_overwritten_unless_asked(run_dir, capsys) -> None:

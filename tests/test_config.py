@@ -8,7 +8,13 @@ def test_defaults_have_the_contract_keys() -> None:
     config = load_config()
     assert isinstance(config, Config)
     assert (config.data, config.seed) == ("ring8", 0)
-    assert config.steps > 0
+
+
+@pytest.mark.parametrize("steps", ["0", "-1"])
+def test_a_run_of_no_steps_is_refused_naming_the_key(steps) -> None:
+    with pytest.raises(ConfigError, match=f"config key 'steps' .*{steps}") as error:
+        load_config(overrides=[f"steps={steps}"])
+    assert "\n" not in str(error.value)
 
 
 def test_dotted_overrides_reach_nested_settings_with_their_types() -> None:

@@ -7,38 +7,51 @@ from conftest import tiny
 from test_engine import make_trainer
 
 import gankit
+from gankit.cli import main
 from gankit.errors import GankitError
-from gankit.train import engine
-from gankit.train.device import resolve_device
+from gankit.training import engine
+from gankit.training.device import resolve_device
 
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-def test_auto_is_cuda_when_there_is_one_and_the_cpu_otherwise() -> None:
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto", "fp32").type == expected
-    assert resolve_device("cpu", "fp32").type == "cpu"
+def test_auto_picks_cuda_only_when_pytorch_sees_it(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto", "fp32") == torch.device("cpu")
+    assert make_trainer(device="auto").device == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a device object, no GPU use
+    assert resolve_device("auto", "fp32") == torch.device("cuda")
+    assert resolve_device("cpu", "fp32") == torch.device("cpu")  # cpu stays cpu
 
 
-def test_everything_the_trainer_makes_is_on_its_device() -> None:
-    trainer = make_trainer(device="cpu")
-    tensors = [
-        *trainer.generator.parameters(),
-        *trainer.discriminator.parameters(),
-        *trainer.sampling_generator.parameters(),
-        trainer.sample_noise(3),
-        trainer.data.sample(3, trainer.data_rng),
-    ]
-    assert {t.device.type for t in tensors} == {"cpu"}
-    assert trainer.data_rng.device.type == trainer.noise_rng.device.type == "cpu"
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (["device=cuda"], "device=cuda, but PyTorch sees no CUDA device"),
+        (["precision=bf16"], "precision=bf16 needs a CUDA device"),  # device=auto: the CPU here
+        (["device=cpu", "precision=bf16"], "precision=bf16 needs a CUDA device"),
+    ],
+)
+def test_cuda_and_bf16_without_a_gpu_are_refused_in_one_line(
+    monkeypatch, tmp_path, capsys, settings, message
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(GankitError, match=message) as error:
+        make_trainer(**dict(setting.split("=") for setting in settings))
+    assert "\n" not in str(error.value)
+    # and from the command line: exit status 2, one line, no traceback, no run folder
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "steps=2", "progress=false", *settings]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-def test_cuda_and_bf16_are_refused_without_a_gpu() -> None:
-    with pytest.raises(GankitError, match="PyTorch sees no CUDA device"):
-        resolve_device("cuda", "fp32")
-    with pytest.raises(GankitError, match="precision=bf16 needs a CUDA device"):
-        resolve_device("auto", "bf16")
+def test_bf16_is_refused_on_a_gpu_without_bfloat16(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    with pytest.raises(GankitError, match="this GPU has no bfloat16 support"):
+        resolve_device("cuda", "bf16")
 
 
 def test_the_bf16_steps_run_under_cpu_autocast(monkeypatch) -> None:
@@ -52,6 +65,20 @@ def test_the_bf16_steps_run_under_cpu_autocast(monkeypatch) -> None:
     trainer.fit(20, hooks=[records.append])
     assert all(np.isfinite(list(r.values())).all() for r in records)
     assert all(p.dtype == torch.float32 for p in trainer.generator.parameters())
+
+
+@GPU
+def test_everything_the_trainer_makes_is_on_its_device() -> None:
+    trainer = make_trainer(device="cuda")
+    tensors = [
+        *trainer.generator.parameters(),
+        *trainer.discriminator.parameters(),
+        *trainer.sampling_generator.parameters(),
+        trainer.sample_noise(3),
+        trainer.data.sample(3, trainer.data_rng),
+    ]
+    assert {t.device.type for t in tensors} == {"cuda"}
+    assert trainer.data_rng.device.type == trainer.noise_rng.device.type == "cuda"
 
 
 @GPU

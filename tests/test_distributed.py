@@ -14,7 +14,7 @@ from torch import nn
 
 from gankit.cli import main
 from gankit.errors import ConfigError, GankitError
-from gankit.train.distributed import SINGLE, World
+from gankit.training.distributed import SINGLE, World
 
 # No batch norm: with it, each process would normalise by its own half of the batch. Lazy R1
 # (every 4th D step), the EMA, k = 2 D steps and packing all run; checkpoints at 0, 10, 20.

@@ -10,9 +10,9 @@ from test_engine import make_trainer
 
 from gankit.cli import main
 from gankit.errors import DivergenceError
-from gankit.train.checkpoint import read_checkpoint
-from gankit.train.engine import Trainer
-from gankit.train.guard import MAX_RESTORES
+from gankit.training.checkpoint import read_checkpoint
+from gankit.training.engine import Trainer
+from gankit.training.guard import MAX_RESTORES
 
 CLI_TINY = [
     f"{key}={','.join(map(str, v)) if isinstance(v, list) else v}" for key, v in tiny().items()
@@ -63,11 +63,12 @@ def test_nan_in_a_parameter_names_the_network_and_the_step(poison) -> None:
 def test_stop_keeps_the_last_good_checkpoint(tmp_path, poison, capsys) -> None:
     poison("discriminator", step=25)
     run = tmp_path / "run"
-    assert main(["train", "--out", str(run), *CLI_TINY, "checkpoint_every=10"]) == 2
+    # A divergence is not bad input (2): it has an exit status of its own.
+    assert main(["train", "--out", str(run), *CLI_TINY, "checkpoint_every=10"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(
-        "gankit: error: the discriminator's parameters became NaN or Inf at step 25; "
+        "gankit: diverged: the discriminator's parameters became NaN or Inf at step 25; "
         "the last good checkpoint is step 20"
     )
     assert "or set on_divergence=restore" in err
@@ -99,12 +100,12 @@ def test_restore_gives_up_after_repeated_divergence(tmp_path, poison, capsys) ->
     poisoned = poison("generator", step=15, times=MAX_RESTORES + 1)
     run = tmp_path / "run"
     settings = ["checkpoint_every=10", "on_divergence=restore"]
-    assert main(["train", "--out", str(run), *CLI_TINY, *settings]) == 2
+    assert main(["train", "--out", str(run), *CLI_TINY, *settings]) == 3
     err = capsys.readouterr().err.splitlines()
     assert len(poisoned) == MAX_RESTORES + 1
     assert [line.rsplit(" ", 1)[-1] for line in err[:-1]] == ["x0.5", "x0.25", "x0.125"]
     assert err[-1].startswith(
-        "gankit: error: the generator's parameters became NaN or Inf at step 15 "
+        "gankit: diverged: the generator's parameters became NaN or Inf at step 15 "
         f"after {MAX_RESTORES} restores at lower learning rates; "
         "the last good checkpoint is step 10"
     )

@@ -15,8 +15,8 @@ from PIL import Image
 
 import gankit
 from gankit.cli import main
-from gankit.plots import plot_metrics
-from gankit.report import write_report
+from gankit.output.figures import plot_metrics
+from gankit.output.html_report import write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EMBEDDED = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')

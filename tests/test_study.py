@@ -1,16 +1,20 @@
-"""`gankit augment`: a tiny study end to end, its interval arithmetic from the cells, and its
-errors."""
+"""`gankit augment`: a tiny study end to end, its interval arithmetic from the cells, its
+settings apart from the training config, and its errors."""
 
 import json
 import shutil
 
 import numpy as np
 import pytest
+import yaml
 
+import gankit
 from gankit.cli import main
+from gankit.config import load_config
+from gankit.errors import ConfigError, GankitError
 from gankit.metrics.intervals import paired_gain, t_interval
-from gankit.report import write_report
-from gankit.study import REGIMES
+from gankit.output.html_report import write_report
+from gankit.studies import REGIMES, load_study_config
 
 TINY_STUDY = [
     "study.fractions=[0.05,0.1]",
@@ -150,3 +154,81 @@ def test_a_stopped_study_resumes_and_keeps_its_done_cells(study_dir, tmp_path, c
     )
     assert main(["augment", "--resume", str(copy), "steps=5"]) == 2
     assert "drop --config" in capsys.readouterr().err
+
+
+def test_cells_run_in_parallel_processes_give_the_numbers_of_serial_ones(
+    study_dir, tmp_path, monkeypatch
+) -> None:
+    from gankit.studies import augment
+
+    pools = []
+
+    class RecordedPool(augment.ProcessPoolExecutor):
+        def __init__(self, max_workers, **kwargs) -> None:
+            pools.append(max_workers)
+            super().__init__(max_workers, **kwargs)
+
+    monkeypatch.setattr(augment, "ProcessPoolExecutor", RecordedPool)
+    out = tmp_path / "parallel"
+    settings = ["study.fractions=[0.05]", "study.jobs=2", *TINY_STUDY[1:]]
+    assert main(["augment", "--out", str(out), *settings]) == 0
+    assert pools == [2]  # both cells at once, each in a process of its own
+    for seed in (0, 1):
+        parallel, serial = (
+            json.loads((folder / "fraction-0.05" / f"seed-{seed}" / "cell.json").read_text())
+            for folder in (out, study_dir)
+        )
+        assert parallel.pop("seconds") > 0 and serial.pop("seconds") > 0
+        assert parallel == serial
+
+
+def test_the_study_settings_live_in_study_yaml_and_no_training_config(study_dir) -> None:
+    assert not (study_dir / "config.yaml").exists()  # a study folder is no run folder
+    saved = yaml.safe_load((study_dir / "study.yaml").read_text())
+    assert saved["study"]["fractions"] == [0.05, 0.1] and saved["steps"] == 20
+    settings = load_study_config(study_dir / "study.yaml")
+    assert settings.study.seeds == 2 and settings.study.classifiers == ["logistic"]
+    assert settings.training.noise.dim == 8
+    gan = study_dir / "fraction-0.1" / "seed-1" / "gan"
+    run_config = yaml.safe_load((gan / "config.yaml").read_text())
+    assert "study" not in run_config
+    assert run_config["image"]["train_fraction"] == 0.1 and run_config["seed"] == 1
+    assert gankit.load(gan).config.image.subset_seed == 1  # a run folder like any other
+    with pytest.raises(ConfigError, match="unknown config key 'study'"):
+        load_config(overrides=["study.seeds=2"])  # gankit train has no study settings
+
+
+def test_a_config_file_holds_training_settings_and_a_study_section(tmp_path) -> None:
+    path = tmp_path / "augment.yaml"
+    path.write_text("steps: 50\nimage: {holdout: 0.3}\nstudy: {seeds: 4, vae: false}\n")
+    settings = load_study_config(path, ["study.seeds=5", "image.holdout=0.25"])
+    assert (settings.study.seeds, settings.study.vae) == (5, False)  # KEY=VALUE wins
+    assert (settings.training.steps, settings.training.image.holdout) == (50, 0.25)
+    assert settings.training.sources["steps"] == str(path)
+    assert settings.training.sources["image.holdout"] == "command line"
+    given = load_study_config(path, base={"study.seeds": 2, "steps": 60})
+    assert (given.study.seeds, given.training.steps) == (2, 60)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (["study.seed=3"], "unknown config key 'study.seed'; did you mean 'study.seeds'?"),
+        ({"study": {"fraction": [0.1]}}, "did you mean 'study.fractions'?"),
+        (["study.foo=1"], "unknown config key 'study.foo'; known keys: study.fractions, "),
+        (["study=3"], "config key 'study' is a section"),
+    ],
+)
+def test_an_unknown_study_key_is_refused_in_one_line(source, message) -> None:
+    with pytest.raises(ConfigError) as error:
+        if isinstance(source, dict):
+            load_study_config(base=source)
+        else:
+            load_study_config(overrides=source)
+    assert message in str(error.value) and len(str(error.value).splitlines()) == 1
+
+
+def test_the_api_takes_a_dict_of_dotted_settings(tmp_path) -> None:
+    with pytest.raises(GankitError, match="needs labelled images"):
+        gankit.augment_study({"data": "ring8", "study.fractions": [0.1]}, out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()  # refused before the folder was made

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TextIO
 
-import numpy as np
+from gankit import __version__
+from gankit.errors import DivergenceError, GankitError
 
-from gankit.errors import GankitError
-
-if TYPE_CHECKING:
-    from gankit.run import Run
-
-SAMPLE_SUFFIXES = (".npy", ".npz", ".csv")
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gankit", description="Generative adversarial networks, made useful.")
+    parser.add_argument("--version", action="version", version=f"gankit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a GAN and write a run folder")
@@ -42,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="RUN",
         help="continue the stopped run RUN from its newest checkpoint, with its own config",
+    )
+    train.add_argument(
+        "--allow-changed-data",
+        action="store_true",
+        help="with --resume: go on although the data differs from the checkpoint's",
     )
     train.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], help="where to train (default: auto)"
@@ -80,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="InceptionV3 features from a pytorch-fid/torch-fidelity weights file (unavailable: "
         "see README)",
     )
-    evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    evaluate.add_argument(
+        "--seed",
+        type=int,
+        help="noise seed (default: the run's own, as its training's evaluations used)",
+    )
 
     report = commands.add_parser(
         "report", help="write a run or study folder as one self-contained HTML page"
@@ -143,12 +151,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its messages go to stderr through the ``gankit`` logger."""
+    _log_to_stderr()
     try:
         args = parse_args(argv)
         return COMMANDS[args.command](args)
+    except DivergenceError as error:
+        print(f"gankit: diverged: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
     except GankitError as error:
         print(f"gankit: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
@@ -163,10 +176,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes each message to ``sys.stderr`` as it is when the message comes (callers such as
+    test runners may swap it)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: TextIO) -> None:
+        pass
+
+
+def _log_to_stderr() -> None:
+    """The library's messages (``logging.getLogger("gankit")``), one line each on stderr."""
+    logger = logging.getLogger("gankit")
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("gankit: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def _train(args: argparse.Namespace) -> int:
+    # The config is checked before torch loads (a second): a typo is answered at once.
     from gankit.config import load_config
-    from gankit.train import resume, train
-    from gankit.train.distributed import is_main_process
 
     if args.resume is not None:
         if args.config or args.out or args.overwrite or args.overrides:
@@ -174,11 +209,19 @@ def _train(args: argparse.Namespace) -> int:
                 "--resume continues RUN with the config it was started with; "
                 "drop --config, --out, --overwrite and KEY=VALUE (only --device may change)"
             )
-        run = resume(args.resume, device=args.device)
+        from gankit.training.run_training import resume
+
+        run = resume(args.resume, device=args.device, allow_changed_data=args.allow_changed_data)
     else:
+        if args.allow_changed_data:
+            raise GankitError("--allow-changed-data goes with --resume RUN; drop it")
         device = [f"device={args.device}"] if args.device else []
         config = load_config(args.config, [*args.overrides, *device])
+        from gankit.training.run_training import train
+
         run = train(config, out=args.out, overwrite=args.overwrite)
+    from gankit.training.distributed import is_main_process
+
     if not is_main_process():  # under torchrun, rank 0 speaks for the run
         return 0
     summary = run.summary()
@@ -188,7 +231,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _augment(args: argparse.Namespace) -> int:
-    from gankit.study import augment_study, format_tables, load_study_config, resume_study
+    # As for train: the settings are checked before the study (and torch) loads.
+    from gankit.studies.config import load_study_config
 
     if args.resume is not None:
         if args.config or args.overwrite or args.overrides:
@@ -196,155 +240,54 @@ def _augment(args: argparse.Namespace) -> int:
                 "--resume finishes DIR with the config it was started with; "
                 "drop --config, --overwrite and KEY=VALUE"
             )
+        from gankit.studies.augment import resume_study
+
         study, folder = resume_study(args.resume), args.resume
     else:
-        config = load_study_config(args.config, args.overrides)
-        study = augment_study(config, out=args.out, overwrite=args.overwrite)
+        settings = load_study_config(args.config, args.overrides)
+        from gankit.studies.augment import augment_study
+
+        study = augment_study(settings, out=args.out, overwrite=args.overwrite)
         folder = args.out
+    from gankit.studies.tables import format_tables
+
     print(format_tables(study["tables"]))
     print(f"study folder: {folder} (gankit report {folder} makes an HTML page of it)")
     return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from gankit.output.sample_files import check_suffix
     from gankit.run import load
 
-    suffix = args.out.suffix.lower()
-    if suffix and suffix not in SAMPLE_SUFFIXES:
-        raise GankitError(
-            f"-o {str(args.out)!r}: use a file ending in "
-            + ", ".join(SAMPLE_SUFFIXES)
-            + ", or a folder (PNG files) for images"
-        )
-    run = load(args.run)
-    if run.is_images:
-        return _sample_images(run, args)
-    if not suffix:
-        raise GankitError(
-            f"-o {str(args.out)!r}: this run makes vectors; use a file ending in "
-            + ", ".join(SAMPLE_SUFFIXES)
-        )
-    samples = run.sample(args.n, seed=args.seed)
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".npy":
-            np.save(args.out, samples)
-        elif suffix == ".npz":
-            np.savez(args.out, x=samples)
-        else:
-            np.savetxt(
-                args.out,
-                samples,
-                delimiter=",",
-                fmt="%.7g",
-                header=",".join(f"x{i}" for i in range(samples.shape[1])),
-                comments="",
-            )
-    except OSError as error:
-        raise GankitError(
-            f"cannot write {str(args.out)!r} ({error.strerror}); choose a writable path"
-        ) from None
-    print(f"wrote {len(samples)} samples to {args.out}")
-    return 0
-
-
-def _sample_images(run: Run, args: argparse.Namespace) -> int:
-    """Images to a folder of PNGs (a subfolder per class when conditional), .npz or .npy."""
-    from gankit.pictures import save_png_folder
-
-    suffix = args.out.suffix.lower()
-    if suffix == ".csv":
-        raise GankitError(f"-o {str(args.out)!r}: images go to a folder, .npz or .npy")
-    if not suffix and args.out.exists() and any(args.out.iterdir()):
-        raise GankitError(f"-o {str(args.out)!r} is not empty; choose a new folder")
-    try:
-        if not suffix:
-            images, labels = run.generate(args.n, seed=args.seed)
-            save_png_folder(images, args.out, labels, run.classes)
-        else:
-            samples, labels = run.sample_labelled(args.n, seed=args.seed)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            if suffix == ".npy":
-                np.save(args.out, samples)
-            elif labels is None:
-                np.savez(args.out, images=samples)
-            else:
-                np.savez(args.out, images=samples, labels=labels)
-    except OSError as error:
-        raise GankitError(
-            f"cannot write {str(args.out)!r} ({error.strerror}); choose a writable path"
-        ) from None
-    print(f"wrote {args.n} images to {args.out}")
+    check_suffix(args.out)  # before the run is read: a typo answers at once
+    path = load(args.run).save_samples(args.out, args.n, seed=args.seed)
+    print(f"wrote {args.n} samples to {path}")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from gankit.data.arrays import load_vectors
     from gankit.metrics.features import INCEPTION_UNAVAILABLE
     from gankit.run import load
 
     if args.inception is not None:
         raise GankitError(INCEPTION_UNAVAILABLE)
     run = load(args.run)
-    labels = None
-    if run.is_images and args.samples:
-        samples, labels = _read_image_samples(run, args.samples)
-    else:
-        samples = load_vectors(args.samples) if args.samples else None
-    metrics = run.evaluate(samples, seed=args.seed, labels=labels)
-    summary = {**run.summary(), **metrics}
-    run.write_summary(summary)
+    samples, labels = run.read_samples(args.samples) if args.samples else (None, None)
+    metrics = run.evaluate(samples, seed=args.seed, labels=labels, record=True)
     print(json.dumps(metrics))
     return 0
 
 
-def _read_image_samples(run: Run, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Image samples in the run's data units, and their classes if known, from what
-    ``gankit sample`` writes: a PNG folder (a subfolder per class), an .npz or an .npy."""
-    import torch
-
-    from gankit.data.image_files import read_image_folder
-    from gankit.errors import DataError
-
-    if path.is_dir():
-        raw = read_image_folder(path)
-        if len({image.shape for image in raw.images}) > 1:
-            raise DataError(f"images in {str(path)!r} have different sizes")
-        pixels = torch.from_numpy(np.stack(raw.images).astype(np.float32)) / 127.5 - 1
-        samples = run.standardizer.inverse(pixels).numpy()
-        if raw.labels is None:
-            return samples, None
-        unknown = sorted(set(raw.classes) - set(run.classes))
-        if unknown:
-            raise DataError(f"{str(path)!r} has class folders {unknown} that the run lacks")
-        return samples, np.array([run.classes.index(raw.classes[i]) for i in raw.labels])
-    if path.suffix.lower() == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                labels = archive["labels"] if "labels" in archive.files else None
-                return archive["images"], labels
-        except (ValueError, OSError, KeyError) as error:
-            raise DataError(
-                f"cannot read images from {str(path)!r}: {_first_line(error)}"
-            ) from None
-    try:
-        return np.load(path, allow_pickle=False), None
-    except (ValueError, OSError) as error:
-        raise DataError(f"cannot read images from {str(path)!r}: {_first_line(error)}") from None
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
-
-
 def _report(args: argparse.Namespace) -> int:
-    from gankit.report import write_report
+    from gankit.output.html_report import write_report
 
     print(write_report(args.run, args.out))
     return 0
 
 
 def _theory(args: argparse.Namespace) -> int:
+    from gankit.output.run_folder import write_json
     from gankit.theory import run_checks
 
     if args.json is not None and args.json.is_dir():
@@ -357,7 +300,7 @@ def _theory(args: argparse.Namespace) -> int:
     if args.json is not None:
         try:
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(results, indent=2) + "\n")
+            write_json(args.json, results)
         except OSError as error:
             raise GankitError(
                 f"cannot write {str(args.json)!r} ({error.strerror}); choose a writable path"

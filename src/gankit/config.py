@@ -4,6 +4,14 @@ A config is a tree of dataclasses. Every setting has a type and, where it needs 
 range; :func:`load_config` merges a YAML/JSON file and dotted overrides into the tree and
 raises :class:`~gankit.errors.ConfigError` with one clear line on anything that does not
 fit (an unknown key gets a "did you mean" suggestion).
+
+Defaults come in two layers: :class:`Config`'s own, which suit vectors (the 2D mixtures), and
+:data:`KIND_DEFAULTS` for the kind of data ``data`` names (images train a conditional DCGAN
+for minutes, not an MLP for 24,000 steps). A setting the chosen model does not use is refused
+(``model=dcgan generator.hidden=[64]``), and the resolved config records where each setting
+came from (:attr:`Config.sources`), which ``config.yaml`` shows as a comment on each line.
+
+This module imports no torch, so that a mistyped setting is answered at once.
 """
 
 from __future__ import annotations
@@ -33,6 +41,100 @@ def setting(
     """A scalar dataclass field with an optional numeric range, checked by :func:`validate`."""
     bounds = {"gt": gt, "ge": ge, "le": le, "lt": lt}
     return field(default=default, metadata={k: v for k, v in bounds.items() if v is not None})
+
+
+DataKind = Literal["vectors", "images", "labelled images"]
+
+BUILT_IN_DATA: dict[str, DataKind] = {
+    "ring8": "vectors",
+    "grid25": "vectors",
+    "mixture1d": "vectors",
+    "digits": "labelled images",
+}
+"""The names ``data`` takes for built-in sets (:mod:`gankit.data` loads each), and their kind."""
+
+_IMAGE_DEFAULTS: dict[str, Any] = {
+    # A DCGAN with differentiable augmentation, as configs/digits.yaml: minutes on a CPU.
+    "model": "dcgan",
+    "steps": 3000,
+    "batch_size": 64,
+    "r1": 0.1,
+    "noise.dim": 32,
+    "generator.width": 32,
+    "discriminator.width": 32,
+    "augment.policy": ["color", "translation", "cutout"],
+    "eval_every": 500,
+    "eval_samples": 2000,
+}
+KIND_DEFAULTS: dict[DataKind, dict[str, Any]] = {
+    "vectors": {},  # Config's own defaults are the mixtures' (PacGAN's protocol)
+    "images": _IMAGE_DEFAULTS,
+    "labelled images": {**_IMAGE_DEFAULTS, "conditional": True},
+}
+"""Defaults for each kind of data, over :class:`Config`'s and under everything a user sets."""
+
+UNUSED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "mlp": (
+        "generator.width",
+        "discriminator.width",
+        "generator.spectral_norm",
+        "discriminator.spectral_norm",
+        "image",
+        "augment",
+    ),
+    "dcgan": (
+        "generator.hidden",
+        "generator.activation",
+        "generator.batch_norm",
+        "generator.spectral_norm",
+        "discriminator.hidden",
+        "discriminator.activation",
+        "discriminator.batch_norm",
+        "mixture",
+    ),
+    "resnet": (
+        "generator.hidden",
+        "generator.activation",
+        "generator.batch_norm",
+        "generator.spectral_norm",
+        "discriminator.hidden",
+        "discriminator.activation",
+        "discriminator.batch_norm",
+        "discriminator.spectral_norm",  # always on: every layer of its D is spectral-normalised
+        "mixture",
+    ),
+}
+"""The settings (or whole sections) each model ignores: changing one is refused."""
+
+
+def data_kind(data: str) -> DataKind:
+    """The kind of data ``data`` names: a built-in set, or a path (a folder or an .npz holding
+    ``images`` is images, labelled when it has class subfolders or ``labels``)."""
+    if data in BUILT_IN_DATA:
+        return BUILT_IN_DATA[data]
+    path = Path(data)
+    if path.is_dir():
+        classes = any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
+        return "labelled images" if classes else "images"
+    if path.suffix.lower() == ".npz" and path.is_file():
+        import zipfile
+
+        import numpy as np
+
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "images" in archive.files:
+                    return "labelled images" if "labels" in archive.files else "images"
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError):
+            pass  # not readable: the data loader says why
+    return "vectors"
+
+
+def model_for(model: str, kind: DataKind) -> str:
+    """The model ``model=auto`` means for data of ``kind``: an MLP for vectors, else DCGAN."""
+    if model != "auto":
+        return model
+    return "mlp" if kind == "vectors" else "dcgan"
 
 
 @dataclass
@@ -97,20 +199,6 @@ class AugmentConfig:
 
 
 @dataclass
-class StudyConfig:
-    """``gankit augment``: does adding G's samples to scarce real data help a classifier?"""
-
-    fractions: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.25, 1.0])
-    seeds: int = setting(3, ge=1)
-    ratio: float = setting(1.0, gt=0)
-    classifiers: list[Literal["logistic", "cnn", "boosting"]] = field(
-        default_factory=lambda: ["logistic", "cnn", "boosting"]
-    )
-    vae: bool = True
-    jobs: int = setting(1, ge=1)
-
-
-@dataclass
 class Config:
     """Everything a training run needs. ``data``, ``steps`` and ``seed`` always exist."""
 
@@ -135,7 +223,6 @@ class Config:
     mixture: MixtureConfig = field(default_factory=MixtureConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    study: StudyConfig = field(default_factory=StudyConfig)
     eval_every: int = setting(4000, ge=1)
     eval_samples: int = setting(2500, ge=1)
     log_every: int = setting(50, ge=1)
@@ -149,14 +236,54 @@ class Config:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
     sync_batch_norm: bool = False
+    sources: dict[str, str] = field(
+        default_factory=dict, compare=False, repr=False, metadata={"internal": True}
+    )
+    """Where each setting came from (dotted key -> "a config file", "the command line", ...);
+    a key not listed has :class:`Config`'s default. Not a setting itself."""
+
+    @property
+    def data_is_path(self) -> bool:
+        """Whether ``data`` is a path to the user's own data rather than a built-in name."""
+        return self.data not in BUILT_IN_DATA
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as plain nested dicts."""
-        return dataclasses.asdict(self)
+        """The settings as plain nested dicts."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "sources"}
 
     def to_yaml(self) -> str:
-        """The config as YAML, as written to a run folder and read back by :func:`load_config`."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        """The settings as YAML, each line commented with where it came from, without those the
+        model does not use; read back by :func:`load_config`."""
+        unused = set(UNUSED_SETTINGS[model_for(self.model, data_kind(self.data))])
+        lines: list[str] = []
+        _emit_yaml(self, self.sources, unused, "", 0, lines)
+        return "\n".join(lines) + "\n"
+
+
+def _emit_yaml(
+    section: Any,
+    sources: dict[str, str],
+    unused: set[str],
+    prefix: str,
+    depth: int,
+    lines: list[str],
+) -> None:
+    for item in _settings(type(section)):
+        value, dotted, indent = getattr(section, item.name), prefix + item.name, "  " * depth
+        if dotted in unused:
+            continue
+        if dataclasses.is_dataclass(value):
+            lines.append(f"{indent}{item.name}:")
+            _emit_yaml(value, sources, unused, f"{dotted}.", depth + 1, lines)
+            continue
+        text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000)
+        text = text.strip().removesuffix("...").strip()
+        lines.append(f"{indent}{item.name}: {text}  # {sources.get(dotted, 'default')}")
+
+
+def _settings(kind: type) -> list[dataclasses.Field]:
+    """The fields of a config section that are settings (not :attr:`Config.sources`)."""
+    return [f for f in dataclasses.fields(kind) if not f.metadata.get("internal")]
 
 
 def load_config(
@@ -167,23 +294,61 @@ def load_config(
 ) -> Config:
     """Build a validated :class:`Config` from defaults, a file, a dict and ``KEY=VALUE`` strings.
 
-    Later sources win: :class:`Config`'s defaults < ``defaults`` (a command's own, such as
-    ``gankit augment``'s) < ``path`` < ``base`` < ``overrides``.
+    Later sources win: :class:`Config`'s defaults < :data:`KIND_DEFAULTS` of the data's kind <
+    ``defaults`` (a command's own, such as ``gankit augment``'s) < ``path`` < ``base`` <
+    ``overrides``.
     """
-    config = Config()
-    if defaults is not None:
-        apply_dict(config, defaults)
-    if path is not None:
-        apply_dict(config, read_config_file(path))
-    if base is not None:
-        apply_dict(config, base)
+    pairs = []
     for override in overrides:
         key, sep, value = override.partition("=")
         if not sep or not key:
             raise ConfigError(f"expected KEY=VALUE, got {override!r} (e.g. steps=2000)")
-        set_key(config, key.strip(), value.strip(), from_text=True)
+        pairs.append((key.strip(), value.strip()))
+    given: list[tuple[str, dict[str, Any] | None]] = [
+        ("the command's defaults", defaults),
+        (f"config file {path}", read_config_file(path) if path is not None else None),
+        ("given", base),
+    ]
+
+    def build(kind: DataKind | None) -> Config:
+        config = Config()
+        if kind is not None:
+            config.sources.update(apply_dict(config, KIND_DEFAULTS[kind], f"default for {kind}"))
+        for label, values in given:
+            if values is not None:
+                config.sources.update(apply_dict(config, values, label))
+        for key, value in pairs:
+            config.sources[set_key(config, key, value, from_text=True)] = "command line"
+        return config
+
+    config = build(None)  # the data named, by whichever source names it
+    kind = data_kind(config.data)
+    config = build(kind)
     validate(config)
+    _check_model_settings(config, kind)
     return config
+
+
+def _check_model_settings(config: Config, kind: DataKind) -> None:
+    """Refuse a setting, changed by the user, that the model trained on this data does not use
+    (the defaults of the data's kind are not the user's: a model they do not suit ignores them)."""
+    model, defaults = model_for(config.model, kind), Config()
+    for dotted, source in config.sources.items():
+        if source.startswith("default for"):
+            continue
+        unused = next((u for u in UNUSED_SETTINGS[model] if f"{dotted}.".startswith(f"{u}.")), None)
+        if unused is not None and _value(config, dotted) != _value(defaults, dotted):
+            raise ConfigError(
+                f"config key {dotted!r} is not used by model={model} (the model for {kind}); "
+                "drop it, or choose a model that uses it"
+            )
+
+
+def _value(config: Config, dotted: str) -> Any:
+    value: Any = config
+    for name in dotted.split("."):
+        value = getattr(value, name)
+    return value
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -203,29 +368,37 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return content
 
 
-def apply_dict(config: Config, values: dict[str, Any], prefix: str = "") -> None:
-    """Set every key of a (nested) dict on the config tree, checking names and types."""
+def apply_dict(
+    config: Any, values: dict[str, Any], label: str = "given", prefix: str = ""
+) -> dict[str, str]:
+    """Set every key of a (nested) dict on the config tree, checking names and types.
+
+    Returns ``{dotted key: label}`` for each key set, the keys' sources.
+    """
+    sources = {}
     for key, value in values.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict):
-            apply_dict(config, value, prefix=f"{dotted}.")
+            sources.update(apply_dict(config, value, label, prefix=f"{dotted}."))
         else:
-            set_key(config, dotted, value, from_text=False)
+            sources[set_key(config, dotted, value, from_text=False)] = label
+    return sources
 
 
-def set_key(config: Config, dotted: str, value: Any, *, from_text: bool) -> None:
-    """Set one dotted key, e.g. ``generator.lr``, converting and checking its type."""
+def set_key(config: Any, dotted: str, value: Any, *, from_text: bool) -> str:
+    """Set one dotted key, e.g. ``generator.lr``, converting and checking its type; returns the
+    key."""
     *parents, name = dotted.split(".")
     target: Any = config
     for depth, parent in enumerate(parents):
         path = ".".join(parents[: depth + 1])
-        hints = typing.get_type_hints(type(target))
+        hints = _hints(type(target))
         if parent not in hints:
             raise ConfigError(_unknown_key_message(path, list(hints)))
         if not dataclasses.is_dataclass(hints[parent]):
             raise ConfigError(f"config key {path!r} takes a single value, not a mapping")
         target = getattr(target, parent)
-    hints = typing.get_type_hints(type(target))
+    hints = _hints(type(target))
     if name not in hints:
         raise ConfigError(_unknown_key_message(dotted, list(hints)))
     if dataclasses.is_dataclass(hints[name]):
@@ -234,6 +407,13 @@ def set_key(config: Config, dotted: str, value: Any, *, from_text: bool) -> None
             f"config key {dotted!r} is a section; set one of its keys, e.g. {dotted}.{first}=..."
         )
     setattr(target, name, _convert(value, hints[name], dotted, from_text))
+    return dotted
+
+
+def _hints(kind: type) -> dict[str, Any]:
+    """The type of each setting of a config section."""
+    hints = typing.get_type_hints(kind)
+    return {f.name: hints[f.name] for f in _settings(kind)}
 
 
 def _unknown_key_message(dotted: str, known: list[str]) -> str:
@@ -315,7 +495,7 @@ def _convert(value: Any, kind: Any, dotted: str, from_text: bool) -> Any:
 
 def validate(config: Any, prefix: str = "") -> None:
     """Check every numeric range in the tree, and the cross-field rules of each section."""
-    for item in dataclasses.fields(config):
+    for item in _settings(type(config)):
         value = getattr(config, item.name)
         dotted = f"{prefix}{item.name}"
         if dataclasses.is_dataclass(value):
@@ -329,8 +509,6 @@ def validate(config: Any, prefix: str = "") -> None:
         _check_mixture(config, prefix)
     if isinstance(config, ImageConfig):
         _check_image(config, prefix)
-    if isinstance(config, StudyConfig):
-        _check_study(config, prefix)
     if isinstance(config, Config) and config.batch_size % config.pack:
         raise ConfigError(
             f"batch_size ({config.batch_size}) must be a multiple of pack "
@@ -388,17 +566,3 @@ def _check_image(image: ImageConfig, prefix: str) -> None:
         )
     if image.per_class and image.train_fraction < 1:
         raise ConfigError(f"set one of '{prefix}per_class' and '{prefix}train_fraction', not both")
-
-
-def _check_study(study: StudyConfig, prefix: str) -> None:
-    if not study.fractions or not all(0 < f <= 1 for f in study.fractions):
-        raise ConfigError(
-            f"config key '{prefix}fractions' needs one or more fractions of the training data "
-            f"in (0, 1], e.g. [0.05, 0.1, 1]; got {study.fractions}"
-        )
-    if len(set(study.fractions)) < len(study.fractions):
-        raise ConfigError(f"config key '{prefix}fractions' repeats a fraction: {study.fractions}")
-    if not study.classifiers:
-        raise ConfigError(
-            f"config key '{prefix}classifiers' needs at least one of logistic, cnn, boosting"
-        )

@@ -1,7 +1,8 @@
-"""The one exception type that means "the user gave bad input".
+"""The exceptions gankit means users to see.
 
-The CLI turns a :class:`GankitError` into a single line on stderr and exit status 2;
-anything else is a bug in gankit and exits with status 1.
+:class:`GankitError` is bad input: the CLI prints its one line and exits with status 2.
+:class:`DivergenceError` is a training that went to NaN or Inf: good input, a failed run; the
+CLI exits with status 3. Anything else is a bug in gankit and exits with status 1.
 """
 
 
@@ -17,10 +18,14 @@ class DataError(GankitError):
     """Data that cannot be trained on: missing, empty, malformed or non-finite."""
 
 
-class DivergenceError(GankitError):
+class DivergenceError(Exception):
     """NaN or Inf in a loss or in the parameters of ``network`` ("generator" or "discriminator")."""
 
     def __init__(self, message: str, network: str, step: int) -> None:
         super().__init__(message)
         self.network = network
         self.step = step
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, int]]:
+        # Pickled whole, so that a study's worker process can report it to the parent.
+        return (type(self), (str(self), self.network, self.step))

@@ -16,15 +16,10 @@ from gankit.config import Config, load_config
 from gankit.data import ImageData, load_data
 from gankit.data.vectors import Standardizer, VectorData
 from gankit.errors import GankitError
+from gankit.evaluation import Evaluator, evaluation_noise, generate
 from gankit.files import write_atomically
-from gankit.metrics import evaluate_samples
 from gankit.nets import build_discriminator, build_generator
-from gankit.nets.prior import sample_prior
-
-CONFIG_FILE = "config.yaml"
-WEIGHTS_FILE = "model.safetensors"
-SUMMARY_FILE = "summary.json"
-METRICS_FILE = "metrics.jsonl"
+from gankit.output import run_folder, sample_files
 
 
 class Run:
@@ -78,11 +73,8 @@ class Run:
         for: each class in turn (0, 1, ..., K-1, 0, ...)."""
         if n < 1:
             raise GankitError(f"the number of samples must be at least 1; got {n}")
-        z = sample_prior(n, self.config.noise, torch.Generator().manual_seed(seed))
-        if self.num_classes:
-            labels = torch.arange(n) % self.num_classes
-            return self.generator(z, labels), labels
-        return self.generator(z), None
+        z, labels = evaluation_noise(self.config, self.num_classes, seed, n)
+        return generate(self.generator, z, labels), labels
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """n samples G(z) in data units, float32; the same seed gives the same samples.
@@ -95,37 +87,51 @@ class Run:
     def sample_labelled(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
         """:meth:`sample`, and the class of each sample for a conditional G (else None)."""
         out, labels = self.generate(n, seed)
+        return self._to_data_units(out), None if labels is None else labels.numpy()
+
+    def _to_data_units(self, out: Tensor) -> np.ndarray:
+        """G's outputs as samples: (n, d) vectors, or images (n, H, W[, 3]) in pixel units."""
         if self.is_images:
             out = out.clamp(-1, 1).permute(0, 2, 3, 1)
             out = out[..., 0] if out.shape[-1] == 1 else out
-        samples = self.standardizer.inverse(out).numpy().astype(np.float32)
-        return samples, None if labels is None else labels.numpy()
+        return self.standardizer.inverse(out).numpy().astype(np.float32)
 
     def evaluate(
-        self, samples: np.ndarray | None = None, seed: int = 0, labels: np.ndarray | None = None
+        self,
+        samples: np.ndarray | None = None,
+        seed: int | None = None,
+        labels: np.ndarray | None = None,
+        record: bool = False,
     ) -> dict[str, Any]:
-        """Metrics of ``samples`` (default: ``eval_samples`` fresh ones) against the real data.
+        """Metrics of ``samples`` (default: G's samples of the evaluation noise) against the real
+        data, scored as training scores them (:mod:`gankit.evaluation`).
 
-        For images, ``samples`` are in data units as :meth:`sample` gives them, and
-        ``labels`` (the classes asked of a conditional G) add ``class_accuracy``.
+        ``seed``: the evaluation noise's and the real draws' seed; default the run's own, so that
+        a finished run's fresh evaluation repeats its training's final numbers. ``samples`` are
+        in data units as :meth:`sample` gives them; for images, ``labels`` (the classes asked of
+        a conditional G) add ``class_accuracy``. ``record``: also write the metrics into the
+        run's summary.json as ``evaluate/<metric>`` keys, beside the training's own (the run
+        folder is locked meanwhile).
         """
-        if self.is_images:
-            return self._evaluate_images(samples, seed, labels)
+        seed = self.config.seed if seed is None else seed
+        if record:
+            with run_folder.locked(self._folder(), "evaluating it"):
+                metrics = self.evaluate(samples, seed, labels)
+                summary = self.summary()
+                summary.update({f"evaluate/{key}": value for key, value in metrics.items()})
+                self.write_summary(summary)
+            return metrics
+        evaluator = Evaluator(self.config, self.data, self.num_classes, seed)
         if samples is None:
-            samples = self.sample(self.config.eval_samples, seed=seed)
-        if samples.ndim != 2 or samples.shape[1] != self.data.dim:
-            raise GankitError(
-                f"samples have shape {samples.shape}; this run's data has "
-                f"{self.data.dim} features per row"
-            )
-        return evaluate_samples(torch.from_numpy(np.asarray(samples, np.float32)), self.data, seed)
-
-    def _evaluate_images(
-        self, samples: np.ndarray | None, seed: int, labels: np.ndarray | None
-    ) -> dict[str, Any]:
-        if samples is None:
-            images, label_tensor = self.generate(self.config.eval_samples, seed)
-            return evaluate_samples(images.clamp(-1, 1), self.data, seed, label_tensor)
+            return evaluator(self.generator)
+        scored = f"{len(samples)} given samples"
+        if not self.is_images:
+            if samples.ndim != 2 or samples.shape[1] != self.data.dim:
+                raise GankitError(
+                    f"samples have shape {samples.shape}; this run's data has "
+                    f"{self.data.dim} features per row"
+                )
+            return evaluator.score(torch.from_numpy(np.asarray(samples, np.float32)), None, scored)
         samples = np.asarray(samples, np.float32)
         channels, height, width = self.shape
         if samples.ndim == 3 and channels == 1:
@@ -139,14 +145,41 @@ class Run:
             raise GankitError(f"{len(labels)} labels for {len(samples)} samples; give one each")
         images = self.standardizer.forward(torch.from_numpy(samples)).permute(0, 3, 1, 2)
         label_tensor = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
-        return evaluate_samples(images.clamp(-1, 1), self.data, seed, label_tensor)
+        return evaluator.score(images.clamp(-1, 1), label_tensor, scored)
+
+    def save_samples(self, path: str | Path, n: int, seed: int = 0) -> Path:
+        """Write n samples to ``path``, as ``gankit sample`` does: .npy, .npz or .csv for
+        vectors; .npy, .npz or a folder of PNG files (a subfolder per class) for images."""
+        path = Path(path)
+        sample_files.check_target(path, self.is_images)
+        if not self.is_images:
+            sample_files.write_vectors(path, self.sample(n, seed))
+            return path
+        images, labels = self.generate(n, seed)
+        samples = self._to_data_units(images)
+        label_array = None if labels is None else labels.numpy()
+        sample_files.write_images(path, samples, images, label_array, self.classes)
+        return path
+
+    def read_samples(self, path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+        """Samples (and their classes, when the file has them) from a file or PNG folder as
+        :meth:`save_samples` writes them, in data units."""
+        path = Path(path)
+        if self.is_images:
+            return sample_files.read_images(path, self.standardizer, self.classes)
+        return sample_files.read_vectors(path), None
+
+    def _folder(self) -> Path:
+        if self.directory is None:
+            raise GankitError("this run has no folder; save it first (run.save(folder))")
+        return self.directory
 
     def save(self, directory: str | Path) -> None:
         """Write the config and the weights (safetensors) into ``directory``, each whole or not
         at all."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        write_atomically(directory / CONFIG_FILE, self.config.to_yaml())
+        write_atomically(directory / run_folder.CONFIG, self.config.to_yaml())
         tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
         tensors |= {f"discriminator.{k}": v for k, v in self.discriminator.state_dict().items()}
         tensors |= {"data.mean": self.standardizer.mean, "data.std": self.standardizer.std}
@@ -160,7 +193,7 @@ class Run:
                 "classes": json.dumps(self.classes),
             },
         )
-        write_atomically(directory / WEIGHTS_FILE, weights)
+        write_atomically(directory / run_folder.WEIGHTS, weights)
         self.directory = directory
 
     @classmethod
@@ -172,20 +205,20 @@ class Run:
                 f"run folder {str(directory)!r} not found; give the --out folder "
                 "of a finished `gankit train`"
             )
-        for name in (CONFIG_FILE, WEIGHTS_FILE):
+        for name in (run_folder.CONFIG, run_folder.WEIGHTS):
             if not (directory / name).is_file():
                 raise GankitError(
                     f"{str(directory / name)!r} is missing; is "
                     f"{str(directory)!r} a finished gankit run folder?"
                 )
-        config = load_config(directory / CONFIG_FILE)
+        config = load_config(directory / run_folder.CONFIG)
         try:
-            tensors = load_file(directory / WEIGHTS_FILE)
-            with safe_open(directory / WEIGHTS_FILE, framework="pt") as file:
+            tensors = load_file(directory / run_folder.WEIGHTS)
+            with safe_open(directory / run_folder.WEIGHTS, framework="pt") as file:
                 metadata = file.metadata() or {}
         except (SafetensorError, OSError) as error:
             raise GankitError(
-                f"{str(directory / WEIGHTS_FILE)!r} is not a readable safetensors "
+                f"{str(directory / run_folder.WEIGHTS)!r} is not a readable safetensors "
                 f"file ({error}); retrain or restore it"
             ) from None
         if "data.shape" in tensors:
@@ -203,7 +236,7 @@ class Run:
         except (RuntimeError, KeyError) as error:
             reason = str(error).splitlines()[0]
             raise GankitError(
-                f"{str(directory / WEIGHTS_FILE)!r} does not match its "
+                f"{str(directory / run_folder.WEIGHTS)!r} does not match its "
                 f"config.yaml ({reason}); retrain or restore the folder"
             ) from None
         return cls(
@@ -212,12 +245,11 @@ class Run:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Replace the run's summary.json, whole or not at all."""
-        write_atomically(self.directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        run_folder.write_json(self._folder() / run_folder.SUMMARY, summary)
 
     def summary(self) -> dict[str, Any]:
         """The run's summary.json, or {} if it has none yet."""
-        path = self.directory / SUMMARY_FILE if self.directory else None
-        return json.loads(path.read_text()) if path and path.is_file() else {}
+        return run_folder.read_summary(self.directory) if self.directory else {}
 
 
 def _part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

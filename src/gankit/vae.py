@@ -26,12 +26,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from gankit.data.images import ImageData
 from gankit.errors import DataError, GankitError
+from gankit.files import write_atomically
 from gankit.nets.dcgan import SIZES, DCGANGenerator
+from gankit.supervised import fit
 from gankit.threads import torch_threads
 
 WEIGHTS_FILE = "vae.safetensors"
@@ -198,24 +200,15 @@ def train_vae(
     with torch.random.fork_rng():  # seed the initial weights, leave the caller's stream alone
         torch.manual_seed(seed)
         vae = VAE(data.shape, num_classes, latent_dim, width)
-    vae.to(data.images.device).train()
-    optimizer = torch.optim.Adam(vae.parameters(), lr=lr)
-    batches = torch.Generator(data.images.device).manual_seed(seed)
-    losses = []
+    vae.to(data.images.device)
+    rng = torch.Generator(data.images.device).manual_seed(seed)
+    batches = (data.sample_labelled(batch_size, rng) for _ in range(steps))
     with torch_threads(1), torch.random.fork_rng():
         torch.manual_seed(seed + 1)  # eps of the reparameterisation
-        for step in range(steps):
-            images, labels = data.sample_labelled(batch_size, batches)
-            loss = vae.negative_elbo(images, labels).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            if not math.isfinite(losses[-1]):
-                raise GankitError(
-                    f"the VAE's loss is {losses[-1]} at step {step}; lower lr (now {lr})"
-                )
-    return vae.eval(), losses
+        losses = fit(
+            vae, lambda batch: vae.negative_elbo(*batch).mean(), batches, lr=lr, name="VAE"
+        )
+    return vae, losses
 
 
 def _check_arguments(
@@ -257,16 +250,19 @@ def _check_arguments(
 
 
 def save_vae(vae: VAE, directory: str | Path) -> None:
-    """Write ``vae``'s weights and settings to ``directory``/vae.safetensors (no pickle)."""
+    """Write ``vae``'s weights and settings to ``directory``/vae.safetensors (no pickle).
+
+    Atomically: a crash while saving leaves the previous file whole, never half of the new one.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in vae.state_dict().items()}
     metadata = {"format": FORMAT, "settings": json.dumps(vae.settings)}
-    save_file(tensors, directory / WEIGHTS_FILE, metadata=metadata)
+    write_atomically(directory / WEIGHTS_FILE, save(tensors, metadata=metadata))
 
 
 def load_vae(directory: str | Path) -> VAE:
-    """The VAE that :func:`save` wrote to ``directory``, in eval mode on the CPU."""
+    """The VAE that :func:`save_vae` wrote to ``directory``, in eval mode on the CPU."""
     path = Path(directory) / WEIGHTS_FILE
     if not path.is_file():
         raise GankitError(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from gankit.config import Config
+from gankit.config import BUILT_IN_DATA, Config
 from gankit.data.arrays import VECTOR_SUFFIXES, load_vectors
 from gankit.data.digits import load_digits
 from gankit.data.image_files import (
@@ -29,6 +29,8 @@ MIXTURES: dict[str, Callable[[Config], GaussianMixture]] = {
 }
 
 IMAGE_SETS: dict[str, Callable[[], RawImages]] = {"digits": load_digits}
+# config.BUILT_IN_DATA names each of these, so that the config knows a built-in name's kind.
+assert set(MIXTURES) | set(IMAGE_SETS) == set(BUILT_IN_DATA)
 
 
 def load_data(config: Config) -> VectorData | ImageData:
@@ -48,7 +50,13 @@ def load_data(config: Config) -> VectorData | ImageData:
         return prepare_images(str(path), read(path), config.image)
     if path.suffix.lower() in VECTOR_SUFFIXES or path.exists():
         points = torch.from_numpy(load_vectors(path))
-        return VectorData(path.stem, Standardizer.fit(points), points=points)
+        standardizer = Standardizer.fit(points)
+        if not standardizer.forward(points).isfinite().all():
+            raise DataError(
+                f"data in {str(path)!r} spans too wide a range to standardise in float32 (up to "
+                f"{float(points.abs().max()):.3g}); rescale it, e.g. divide by a power of ten"
+            )
+        return VectorData(path.stem, standardizer, points=points)
     raise DataError(
         f"unknown data {config.data!r}; use one of {', '.join([*MIXTURES, *IMAGE_SETS])} or "
         "a path to a .npy, .npz or .csv file, or to a folder of images"

@@ -81,10 +81,11 @@ class ImageData:
         return self.labels[rows]
 
     def fingerprint(self) -> str:
-        """A hash of the training split: the key of the cached feature network."""
+        """A hash of the training split: the key of the cached feature network, and the data's
+        identity, which a resumed run checks (the config picks the subset trained on)."""
         digest = hashlib.sha256()
         for tensor in (self.split_images, self.split_labels, self.heldout_labels):
-            digest.update(tensor.contiguous().numpy().tobytes())
+            digest.update(tensor.cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()[:16]
 
     def describe(self) -> dict[str, int]:

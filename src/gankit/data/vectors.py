@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -20,8 +21,11 @@ class Standardizer:
 
     @classmethod
     def fit(cls, points: Tensor) -> Standardizer:
-        std = points.std(dim=0)
-        return cls(points.mean(dim=0), torch.where(std > 0, std, torch.ones_like(std)))
+        # In float64: the squares of values near 1e19 and up overflow float32.
+        wide = points.double()
+        std = wide.std(dim=0)
+        std = torch.where(std > 0, std, torch.ones_like(std))
+        return cls(wide.mean(dim=0).to(points.dtype), std.to(points.dtype))
 
     def forward(self, x: Tensor) -> Tensor:
         return (x - self.mean) / self.std
@@ -66,6 +70,18 @@ class VectorData:
     def num_classes(self) -> int:
         """Vectors carry no class labels."""
         return 0
+
+    def fingerprint(self) -> str:
+        """The data's identity, which a resumed run checks: the row count and a hash of the rows
+        (up to 4,096 of them, evenly spread over a larger set), or of the density's parameters."""
+        digest = hashlib.sha256()
+        if self.density is not None:
+            for tensor in (self.density.means, self.density.stds, self.density.weights):
+                digest.update(tensor.cpu().numpy().tobytes())
+            return f"density {digest.hexdigest()[:16]}"
+        rows = self.points[:: max(1, len(self.points) // 4096)]
+        digest.update(rows.cpu().contiguous().numpy().tobytes())
+        return f"{len(self.points)} rows {digest.hexdigest()[:16]}"
 
     def to(self, device: torch.device) -> VectorData:
         """The same data with every tensor on ``device``, so minibatches are drawn there."""

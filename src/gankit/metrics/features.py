@@ -14,8 +14,8 @@ hash of the training split, so every run and evaluation on the same data uses th
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,9 @@ from torch import Tensor, nn
 
 from gankit.data.images import ImageData
 from gankit.files import write_atomically
+from gankit.supervised import fit
+
+log = logging.getLogger(__name__)
 
 INCEPTION_UNAVAILABLE = (
     "InceptionV3 features are not available: the libraries that read pytorch-fid and "
@@ -108,31 +111,51 @@ def feature_space(data: ImageData) -> FeatureSpace:
     return _LOADED[key]
 
 
+def _task_name(data: ImageData) -> str:
+    """What the network learns: the classes of labelled data, else the 4 rotations."""
+    return "classes" if data.num_classes else "rotations"
+
+
 def _new_net(data: ImageData, task: str) -> FeatureNet:
     outputs = data.num_classes if task == "classes" else 4
     return FeatureNet(data.shape[0], data.shape[1], outputs)
 
 
 def _load(path: Path, data: ImageData) -> FeatureSpace | None:
+    """The network cached at ``path``, or None when there is none or it cannot be used.
+
+    A file that is there but unreadable (garbage, cut short, missing metadata, tensors of
+    another shape, another recipe or task) is warned about and returned as None, so that a
+    new network is trained and written over it: a damaged cache costs seconds of training,
+    never a failed run.
+    """
     if not path.is_file():
         return None
+    task = _task_name(data)
     try:
         with safe_open(path, framework="pt") as file:
-            metadata = file.metadata()
+            metadata = file.metadata() or {}
             tensors = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118
-        net = _new_net(data, metadata["task"])
+        if (metadata.get("recipe"), metadata.get("task")) != (RECIPE, task):
+            raise ValueError(f"not a {RECIPE} network for {task}")
+        accuracy = float(metadata["accuracy"])
+        net = _new_net(data, task)
         net.load_state_dict(tensors)
-    except (SafetensorError, OSError, KeyError, RuntimeError):
-        return None  # unreadable or stale: train a new one over it
-    return FeatureSpace(net.eval(), metadata["task"], float(metadata["accuracy"]), path)
+    except (SafetensorError, OSError, KeyError, RuntimeError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        log.warning(
+            "cannot use the cached feature network %s (%s); training it again", path, reason
+        )
+        return None
+    return FeatureSpace(net.eval(), task, accuracy, path)
 
 
 def _train_and_cache(path: Path, data: ImageData) -> FeatureSpace:
-    task = "classes" if data.num_classes else "rotations"
-    print(
-        f"gankit: training the {data.name} feature network for the metrics "
-        f"(once; cached in {path.parent})",
-        file=sys.stderr,
+    task = _task_name(data)
+    log.info(
+        "training the %s feature network for the metrics (once; cached in %s)",
+        data.name,
+        path.parent,
     )
     net = _fit(data, task, *_task(data.split_images, data.split_labels, task))
     test_images, test_labels = _task(data.heldout_images, data.heldout_labels, task)
@@ -145,7 +168,7 @@ def _train_and_cache(path: Path, data: ImageData) -> FeatureSpace:
         write_atomically(path, save(net.state_dict(), metadata=metadata))
         space.path = path
     except OSError as error:
-        print(f"gankit: cannot cache the feature network ({error.strerror})", file=sys.stderr)
+        log.warning("cannot cache the feature network (%s)", error.strerror)
     return space
 
 
@@ -164,11 +187,17 @@ def _fit(data: ImageData, task: str, images: Tensor, labels: Tensor) -> FeatureN
     with torch.random.fork_rng():
         torch.manual_seed(SEED)  # initial weights and dropout, whatever the caller's seed
         net = _new_net(data, task)
-        optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, weight_decay=1e-4)
-        for _ in range(EPOCHS):
-            for rows in torch.randperm(len(images), generator=rng).split(BATCH):
-                loss = F.cross_entropy(net(images[rows]), labels[rows])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-    return net.eval()
+        batches = (  # a new random order every epoch, drawn as the epoch starts
+            rows
+            for _ in range(EPOCHS)
+            for rows in torch.randperm(len(images), generator=rng).split(BATCH)
+        )
+        fit(
+            net,
+            lambda rows: F.cross_entropy(net(images[rows]), labels[rows]),
+            batches,
+            lr=LEARNING_RATE,
+            weight_decay=1e-4,
+            name="feature network",
+        )
+    return net

@@ -5,7 +5,7 @@
     training    a GAN on a 1D mixture: p_g, D against D*, JS and V over training
     saturation  G's gradient under log(1 - D(G(z))) vanishes as D rejects G; -log D(G(z))'s does not
 
-Each check returns a :class:`~gankit.theory.report.Report` (a table of measured numbers) and
+Each check returns a :class:`~gankit.theory.result.CheckResult` (a table of measured numbers) and
 draws its PNG figures into ``out``.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 
 from gankit.errors import GankitError
 from gankit.theory import optimal_d, saturation, training, value
-from gankit.theory.report import Report
+from gankit.theory.result import CheckResult
 from gankit.threads import torch_threads
 
-CHECKS: dict[str, Callable[[Path, bool], Report]] = {
+CHECKS: dict[str, Callable[[Path, bool], CheckResult]] = {
     "optimal-d": optimal_d.run,
     "value": value.run,
     "training": training.run,
@@ -40,7 +40,7 @@ def check_names(names: Sequence[str]) -> list[str]:
 
 def run_checks(
     names: Sequence[str] = (), out: str | Path = "runs/theory", fast: bool = False
-) -> Iterator[Report]:
+) -> Iterator[CheckResult]:
     """The reports of the named checks (default all), each run as it is asked for.
 
     Names and ``out`` are checked at once; figures go into ``out``. ``fast`` shrinks the
@@ -57,11 +57,11 @@ def run_checks(
     return _run(selected, out, fast)
 
 
-def _run(selected: list[str], out: Path, fast: bool) -> Iterator[Report]:
+def _run(selected: list[str], out: Path, fast: bool) -> Iterator[CheckResult]:
     for name in selected:
         with torch_threads(1):  # tensors of 1e3 to 1e4 numbers: one thread is fastest
             report = CHECKS[name](out, fast)
         yield report
 
 
-__all__ = ["CHECKS", "Report", "check_names", "run_checks"]
+__all__ = ["CHECKS", "CheckResult", "check_names", "run_checks"]

@@ -18,7 +18,8 @@ from torch.nn.functional import softplus
 
 from gankit.nets.mlp import MLPDiscriminator
 from gankit.objectives import discriminator_loss
-from gankit.plots import FAKE_COLOUR, REAL_COLOUR
+from gankit.output.figures import FAKE_COLOUR, REAL_COLOUR, save_figure
+from gankit.supervised import fit
 from gankit.theory.exact import (
     integrate,
     integration_grid,
@@ -28,7 +29,7 @@ from gankit.theory.exact import (
     value_at_optimum,
 )
 from gankit.theory.problems import BIMODAL, Problem, gaussian
-from gankit.theory.report import Column, Report, save_figure
+from gankit.theory.result import CheckResult, Column
 
 PROBLEMS = {
     "shift": Problem(gaussian(0.0, 1.0), gaussian(1.0, 1.0)),
@@ -58,17 +59,22 @@ def train_discriminator(problem: Problem, schedule: Schedule, seed: int = 0) -> 
         torch.manual_seed(seed)  # the initial weights
         discriminator = MLPDiscriminator(1, list(schedule.hidden))
     rng = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(discriminator.parameters(), lr=schedule.lr)
-    # Annealing the step size to 0 removes most of the minibatch noise from the final D.
-    decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / schedule.steps)
-    for _ in range(schedule.steps):
-        real = problem.p_data.sample(schedule.batch_size, rng)
-        fake = problem.p_g.sample(schedule.batch_size, rng)
-        loss = discriminator_loss(discriminator(real), discriminator(fake))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        decay.step()
+    batches = (
+        (
+            problem.p_data.sample(schedule.batch_size, rng),
+            problem.p_g.sample(schedule.batch_size, rng),
+        )
+        for _ in range(schedule.steps)
+    )
+    fit(
+        discriminator,
+        lambda batch: discriminator_loss(discriminator(batch[0]), discriminator(batch[1])),
+        batches,
+        lr=schedule.lr,
+        # Annealing the step size to 0 removes most of the minibatch noise from the final D.
+        lr_factor=lambda step: 1 - step / schedule.steps,
+        name="discriminator",
+    )
     return discriminator
 
 
@@ -124,7 +130,7 @@ COLUMNS = [
 ]
 
 
-def run(out: Path, fast: bool = False) -> Report:
+def run(out: Path, fast: bool = False) -> CheckResult:
     """Train D on each problem of PROBLEMS and compare it with D*; one panel per problem."""
     schedule = FAST if fast else Schedule()
     rows, trained = [], []
@@ -134,7 +140,7 @@ def run(out: Path, fast: bool = False) -> Report:
             {"problem": name, "p_data_vs_p_g": problem.label, **compare(problem, discriminator)}
         )
         trained.append(discriminator)
-    return Report(
+    return CheckResult(
         check="optimal-d",
         title="D trained on L_D against a fixed p_g, beside D* = sigmoid(log p_data - log p_g)",
         columns=COLUMNS,
@@ -187,4 +193,4 @@ def plot_discriminators(
             title=f"{row['problem']}: mean |D - D*| = {row['mean_abs_error']:.4f}",
         )
         axes.legend(fontsize=7, loc="upper right")
-    return save_figure(figure, path)
+    return save_figure(figure, path, dpi=100)

@@ -24,10 +24,9 @@ from torch import Tensor, nn
 from gankit.config import load_config
 from gankit.data import load_data
 from gankit.objectives import minimax_generator_loss, nonsaturating_generator_loss
-from gankit.plots import FAKE_COLOUR, REAL_COLOUR
-from gankit.theory.report import Column, Report, save_figure
-from gankit.train import build_trainer
-from gankit.train.engine import Trainer
+from gankit.output.figures import FAKE_COLOUR, REAL_COLOUR, save_figure
+from gankit.theory.result import CheckResult, Column
+from gankit.training.engine import Trainer, build_trainer
 
 SETTINGS = {
     "data": "mixture1d",
@@ -124,7 +123,7 @@ COLUMNS = [
 ]
 
 
-def run(out: Path, fast: bool = False) -> Report:
+def run(out: Path, fast: bool = False) -> CheckResult:
     """Both gradient norms as D grows confident, as a table and a plot."""
     table_steps = FAST_TABLE_STEPS if fast else TABLE_STEPS
     curve_steps = set(range(0, max(table_steps) + 1, 10)) | set(table_steps)
@@ -134,7 +133,7 @@ def run(out: Path, fast: bool = False) -> Report:
         for m in measurements
         if m.d_steps in table_steps
     ]
-    return Report(
+    return CheckResult(
         check="saturation",
         title="G's gradient under E[log(1 - D(G(z)))] and -E[log D(G(z))] as D rejects a fresh G",
         columns=COLUMNS,
@@ -186,4 +185,4 @@ def plot_saturation(measurements: list[Measurement], final_logits: Tensor, path:
         title="slope of each loss in D's logit",
     )
     slopes.legend(fontsize=8, loc="lower right")
-    return save_figure(figure, path)
+    return save_figure(figure, path, dpi=100)

@@ -25,7 +25,7 @@ from torch import Tensor
 from gankit.config import load_config
 from gankit.data import load_data
 from gankit.objectives import discriminator_loss
-from gankit.plots import FAKE_COLOUR, REAL_COLOUR
+from gankit.output.figures import FAKE_COLOUR, REAL_COLOUR, save_figure
 from gankit.theory.exact import (
     TAIL_STDS,
     integration_grid,
@@ -35,9 +35,8 @@ from gankit.theory.exact import (
     support_mask,
     to_numpy,
 )
-from gankit.theory.report import Column, Report, save_figure
-from gankit.train import build_trainer
-from gankit.train.engine import Trainer
+from gankit.theory.result import CheckResult, Column
+from gankit.training.engine import Trainer, build_trainer
 
 SETTINGS: dict[str, Any] = {
     "data": "mixture1d",  # 0.5 N(-2, 0.3) + 0.5 N(2, 0.3) by default
@@ -180,7 +179,7 @@ def train_with_snapshots(
     return taken, floor, time.perf_counter() - started
 
 
-def run(out: Path, fast: bool = False) -> Report:
+def run(out: Path, fast: bool = False) -> CheckResult:
     """Train a GAN on mixture1d; a figure per snapshot, a summary figure, and a table."""
     settings = FAST_SETTINGS if fast else SETTINGS
     snapshots, floor, seconds = train_with_snapshots(
@@ -188,7 +187,7 @@ def run(out: Path, fast: bool = False) -> Report:
     )
     figures = [plot_snapshot(s, out / f"training_step{s.step:05d}.png") for s in snapshots]
     figures.append(plot_summary(snapshots, floor, out / "training.png"))
-    return Report(
+    return CheckResult(
         check="training",
         title="a GAN on mixture1d: G's density (KDE), D against D*, JS and V over training",
         columns=COLUMNS,
@@ -235,7 +234,7 @@ def plot_snapshot(snapshot: Snapshot, path: Path) -> Path:
     """One snapshot as its own figure, on the same axes limits as every other snapshot."""
     figure, axes = plt.subplots(figsize=(7, 3.6))
     draw_snapshot(axes, snapshot, density_top=1.6 * snapshot.p_data.max())
-    return save_figure(figure, path)
+    return save_figure(figure, path, dpi=100)
 
 
 def plot_summary(snapshots: list[Snapshot], floor: float, path: Path) -> Path:
@@ -269,4 +268,4 @@ def plot_summary(snapshots: list[Snapshot], floor: float, path: Path) -> Path:
     value.set(xlabel="step", title="the value of the game")
     value.legend(fontsize=8)
     draw_snapshot(last, snapshots[-1], density_top=1.6 * snapshots[-1].p_data.max())
-    return save_figure(figure, path)
+    return save_figure(figure, path, dpi=100)

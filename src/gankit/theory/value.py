@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gankit.plots import REAL_COLOUR
+from gankit.output.figures import REAL_COLOUR, save_figure
 from gankit.theory.exact import (
     integration_grid,
     jensen_shannon,
@@ -27,7 +27,7 @@ from gankit.theory.exact import (
     value_at_optimum,
 )
 from gankit.theory.problems import BIMODAL, Problem, describe, gaussian
-from gankit.theory.report import Column, Report, save_figure
+from gankit.theory.result import CheckResult, Column
 
 STANDARD = gaussian(0.0, 1.0)
 CASES = [
@@ -75,13 +75,13 @@ def exact_value(problem: Problem) -> dict[str, Any]:
     }
 
 
-def run(out: Path, fast: bool = False) -> Report:
+def run(out: Path, fast: bool = False) -> CheckResult:
     """The identity on every case in CASES, and its plot against the shift of p_g = N(mu, 1).
 
     Quadrature takes about a second, so ``fast`` changes nothing here.
     """
     rows = [exact_value(problem) for problem in CASES]
-    return Report(
+    return CheckResult(
         check="value",
         title="V(D*, G) by quadrature beside -log 4 + 2 JS(p_data || p_g) from JS's definition",
         columns=COLUMNS,
@@ -120,4 +120,4 @@ def plot_value(path: Path) -> Path:
         optimum.plot(x, to_numpy(d_star), color=colour, label=f"D*, mu = {mu:g}")
     optimum.set(xlabel="x", ylim=(0, 1.02), title="D*(x) = p_data / (p_data + p_g)")
     optimum.legend(fontsize=8)
-    return save_figure(figure, path)
+    return save_figure(figure, path, dpi=100)

@@ -22,9 +22,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import random
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,11 @@ from torch import Tensor
 from gankit.config import Config, load_config
 from gankit.errors import GankitError
 from gankit.files import write_atomically
-from gankit.train.distributed import SINGLE, World
-from gankit.train.engine import Trainer
+from gankit.training.distributed import SINGLE, World
+from gankit.training.engine import Trainer
 
-FOLDER = "checkpoints"
+log = logging.getLogger(__name__)
+
 FORMAT = "gankit-checkpoint"
 VERSION = "1"
 _NAME = re.compile(r"step-(\d+)\.safetensors")
@@ -130,7 +131,7 @@ class Checkpoints:
                 problems.append(str(error))
                 continue
             for problem in problems:
-                print(f"gankit: {problem}; using {path.name} instead", file=sys.stderr)
+                log.warning("%s; using %s instead", problem, path.name)
             return checkpoint
         raise CheckpointError(f"{problems[0]}; no readable checkpoint left to resume from")
 
@@ -141,6 +142,7 @@ def encode(trainer: Trainer) -> bytes:
     state = {
         "config": trainer.config.to_dict(),
         "trainer": trainer.state_dict(),
+        "data": trainer.data_fingerprint,
         "rng": _global_rng_state(trainer.device),
     }
     text = json.dumps(_split(state, "", tensors))

@@ -10,14 +10,16 @@ checkpoint the run stops as under ``stop``.
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from gankit.errors import DivergenceError
-from gankit.train.callbacks import Reporter
-from gankit.train.checkpoint import Checkpoints
-from gankit.train.engine import Trainer
+from gankit.training.callbacks import Reporter
+from gankit.training.checkpoint import Checkpoints
+from gankit.training.engine import Trainer
+
+log = logging.getLogger(__name__)
 
 MAX_RESTORES = 3
 
@@ -61,8 +63,9 @@ def fit_guarded(
             for reporter in reporters:
                 reporter.rewind(trainer.step)
             if trainer.world.is_main:  # every process restores alike; one says so
-                print(
-                    f"gankit: {error}; went back to step {trainer.step} with the learning "
-                    f"rates x{factor:g}",
-                    file=sys.stderr,
+                log.warning(
+                    "%s; went back to step %d with the learning rates x%g",
+                    error,
+                    trainer.step,
+                    factor,
                 )

@@ -3,6 +3,7 @@ folders of PNG files."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from gankit.files import write_atomically
 from gankit.metrics.memorisation import nearest_records
 
 CELL = 48  # small images are enlarged (nearest neighbour) to at least this many pixels
@@ -20,6 +22,12 @@ def to_uint8(images: Tensor) -> np.ndarray:
     """(n, C, H, W) in [-1, 1] to (n, H, W, C) uint8 in 0..255."""
     pixels = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round()
     return pixels.byte().permute(0, 2, 3, 1).numpy()
+
+
+def from_uint8(pixels: np.ndarray) -> Tensor:
+    """uint8 0..255 to float32 in [-1, 1], the inverse of :func:`to_uint8`'s scaling (any
+    layout)."""
+    return torch.from_numpy(np.asarray(pixels).astype(np.float32)) / 127.5 - 1
 
 
 def _picture(pixels: np.ndarray) -> Image.Image:
@@ -42,8 +50,7 @@ def save_grid(images: Tensor, path: Path, columns: int, gap: int = 2) -> None:
         top = gap + (index // columns) * (height + gap)
         left = gap + (index % columns) * (width + gap)
         canvas[top : top + height, left : left + width] = image
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _picture(canvas).save(path)
+    _save_png(_picture(canvas), path)
 
 
 def save_png_folder(
@@ -53,7 +60,7 @@ def save_png_folder(
     for index, pixels in enumerate(to_uint8(images)):
         target = folder if labels is None else folder / classes[int(labels[index])]
         target.mkdir(parents=True, exist_ok=True)
-        _picture(pixels).save(target / f"{index:06d}.png")
+        _save_png(_picture(pixels), target / f"{index:06d}.png")
 
 
 def save_nearest_pairs(samples: Tensor, records: Tensor, path: Path, count: int = 24) -> None:
@@ -66,3 +73,10 @@ def save_nearest_pairs(samples: Tensor, records: Tensor, path: Path, count: int 
     order = nearest.distance.argsort()[:count]
     pairs = torch.stack([samples[order], records[nearest.index[order]]], dim=1)
     save_grid(pairs.flatten(0, 1), path, columns=8)
+
+
+def _save_png(picture: Image.Image, path: Path) -> None:
+    png = io.BytesIO()
+    picture.save(png, format="png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, png.getvalue())

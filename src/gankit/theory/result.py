@@ -6,13 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt
-
-DPI = 100
-
 
 @dataclass(frozen=True)
 class Column:
@@ -24,7 +17,7 @@ class Column:
 
 
 @dataclass
-class Report:
+class CheckResult:
     """The result of one check: rows of measured numbers, the figures drawn, and notes."""
 
     check: str
@@ -65,12 +58,3 @@ def _format(value: Any, spec: str) -> str:
     if isinstance(value, float) and spec:
         return format(value, spec)
     return str(value)
-
-
-def save_figure(figure: plt.Figure, path: Path) -> Path:
-    """Write a PNG (small: dpi 100) and close the figure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
-    plt.close(figure)
-    return path

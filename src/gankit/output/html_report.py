@@ -25,18 +25,18 @@ import yaml
 
 from gankit.errors import GankitError
 from gankit.files import write_atomically
-from gankit.plots import plot_losses, plot_metrics
-from gankit.run import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
+from gankit.output import run_folder
+from gankit.output.figures import plot_losses, plot_metrics
+from gankit.output.run_folder import CONFIG as CONFIG_FILE
+from gankit.output.run_folder import LOSSES as LOSSES_PICTURE
+from gankit.output.run_folder import STUDY as STUDY_FILE
 
-REPORT_FILE = "report.html"
-STUDY_FILE = "study.json"
-LOSSES_PICTURE = "losses.png"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEY_VALUE_ROWS = 16  # longer lists of settings or metrics are split into side-by-side tables
 CAPTIONS = {  # for the pictures of a run folder; other names fall back to their stem
     LOSSES_PICTURE: "Losses and mean discriminator outputs against the step",
-    "samples.png": "Samples of G at the end of training",
-    "nearest.png": "Samples of G beside their nearest training images (a memorisation check)",
+    run_folder.SAMPLES: "Samples of G at the end of training",
+    run_folder.NEAREST: "Samples of G beside their nearest training images (a memorisation check)",
     "real.png": "Real training data",
 }
 STYLE = """
@@ -75,7 +75,7 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
             f"{str(folder)!r} has neither {CONFIG_FILE} nor {STUDY_FILE}; give a run folder "
             "(`gankit train --out`) or a study folder (`gankit augment`)"
         )
-    out = folder / REPORT_FILE if out is None else Path(out)
+    out = folder / run_folder.REPORT if out is None else Path(out)
     if out.is_dir():
         raise GankitError(f"-o {str(out)!r} is a folder; give a file path such as report.html")
 
@@ -99,15 +99,10 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
 def _run_sections(folder: Path, config: dict[str, Any], shown: set[Path]) -> list[str]:
     """Summary, training curves, the folder's other PNGs (those not ``shown`` already), config."""
     sections = []
-    if (folder / SUMMARY_FILE).is_file():
-        summary = _read_json(folder / SUMMARY_FILE)
-        if not isinstance(summary, dict):
-            raise GankitError(
-                f"{str(folder / SUMMARY_FILE)!r} is not a JSON object; restore it, or "
-                "`gankit evaluate` the run to write it again"
-            )
+    summary = run_folder.read_summary(folder)
+    if summary:
         sections.append(_section("Summary", _key_values(summary, "metric")))
-    records = _read_records(folder / METRICS_FILE)
+    records = run_folder.read_metrics(folder / run_folder.METRICS)
     curves = []
     if (folder / LOSSES_PICTURE).is_file():
         curves.append(_figure(_png(folder / LOSSES_PICTURE), _caption(LOSSES_PICTURE)))
@@ -156,7 +151,7 @@ def _study_sections(folder: Path, study: dict[str, Any]) -> list[str]:
 def _study(folder: Path) -> dict[str, Any]:
     """study.json, checked against the format in this module's docstring."""
     path = folder / STUDY_FILE
-    study = _read_json(path)
+    study = run_folder.read_json(path)
 
     def require(ok: bool, what: str) -> None:
         if not ok:
@@ -187,13 +182,6 @@ def _study(folder: Path) -> dict[str, Any]:
     return study
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GankitError(f"cannot read {str(path)!r} ({error}); restore or rewrite it") from None
-
-
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         config = yaml.safe_load(path.read_text())
@@ -203,21 +191,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise GankitError(f"{str(path)!r} is not a YAML mapping of settings; restore it")
     return config
-
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    """metrics.jsonl's records, or [] when the run has none."""
-    if not path.is_file():
-        return []
-    records = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise GankitError(
-                f"{str(path)!r} line {number} is not JSON ({error}); delete that line"
-            ) from None
-    return records
 
 
 def _png(path: Path) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from gankit.data.vectors import VectorData
+from gankit.files import write_atomically
 
 FAKE_COLOUR, REAL_COLOUR = "tab:red", "tab:blue"
 TRAINING_KEYS = ("step", "loss_d", "loss_g", "d_real", "d_fake")  # what plot_losses draws
@@ -38,7 +40,7 @@ def plot_losses(records: Sequence[dict[str, Any]], path: Target) -> None:
     outputs.set(xlabel="step", ylim=(0, 1), title="discriminator outputs")
     for axes in (losses, outputs):
         axes.legend(fontsize=8)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_metrics(records: Sequence[dict[str, Any]], path: Target) -> bool:
@@ -67,7 +69,7 @@ def plot_metrics(records: Sequence[dict[str, Any]], path: Target) -> bool:
         axes.tick_params(labelsize=7)
     for axes in grid.flat[len(series) :]:
         axes.set_visible(False)
-    _save(figure, path)
+    save_figure(figure, path)
     return True
 
 
@@ -79,7 +81,7 @@ def plot_samples(samples: np.ndarray, data: VectorData, path: Path, title: str =
     else:
         _scatter(axes, samples, data)
     axes.set_title(title or f"{len(samples)} samples of G on {data.name}")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _histogram(axes: plt.Axes, samples: np.ndarray, data: VectorData) -> None:
@@ -126,10 +128,18 @@ def _scatter(axes: plt.Axes, samples: np.ndarray, data: VectorData) -> None:
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8)
 
 
-def _save(figure: plt.Figure, path: Target) -> None:
+def save_figure(figure: plt.Figure, path: Target, dpi: int = 110) -> Target:
+    """Write the figure as a PNG (a file, whole or not at all, or a binary stream) and close it."""
     figure.tight_layout()
-    figure.savefig(path, dpi=110, format="png")
+    if isinstance(path, Path):
+        png = io.BytesIO()
+        figure.savefig(png, dpi=dpi, format="png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, png.getvalue())
+    else:
+        figure.savefig(path, dpi=dpi, format="png")
     plt.close(figure)
+    return path
 
 
 def plot_study_accuracy(
@@ -168,7 +178,7 @@ def plot_study_accuracy(
         axis.grid(alpha=0.3)
     axes[0][0].set_ylabel("held-out accuracy (%)")
     axes[0][-1].legend(fontsize=8, loc="lower right")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_vae_loss(losses: Sequence[float], path: Target) -> None:
@@ -180,4 +190,4 @@ def plot_vae_loss(losses: Sequence[float], path: Target) -> None:
     axis.plot(np.arange(window, len(losses) + 1), smooth, label=f"mean of {window} steps")
     axis.set(xlabel="step", ylabel="-ELBO (nats per image)", title="VAE training loss")
     axis.legend(fontsize=8)
-    _save(figure, path)
+    save_figure(figure, path)

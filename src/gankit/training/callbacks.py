@@ -1,4 +1,5 @@
-"""What a training run reports while it goes: the metrics log, TensorBoard, the progress bar.
+"""What a training run reports while it goes: TensorBoard and the progress bar (the metrics log,
+:class:`gankit.output.run_folder.MetricsLog`, is a reporter too).
 
 Each reporter is a hook of :meth:`Trainer.fit` and can ``rewind(step)``: forget what it
 reported after ``step``, when a run goes on from the checkpoint of that step.
@@ -6,9 +7,6 @@ reported after ``step``, when a run goes on from the checkpoint of that step.
 
 from __future__ import annotations
 
-import json
-import math
-import os
 import re
 import time
 from pathlib import Path
@@ -27,33 +25,6 @@ class Reporter(Protocol):
     def __call__(self, record: dict[str, Any]) -> None: ...
     def rewind(self, step: int) -> None: ...
     def close(self) -> None: ...
-
-
-class MetricsLog:
-    """Appends each record to ``metrics.jsonl`` (one JSON object a line) and keeps it in memory."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.records: list[dict[str, Any]] = []
-        self._file = path.open("a")
-
-    def __call__(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
-        self._file.write(json.dumps(_json_safe(record)) + "\n")
-        self._file.flush()
-
-    def rewind(self, step: int) -> None:
-        """Keep the records up to ``step``, reading them back from the file."""
-        self._file.close()
-        kept = [record for record in _read_records(self.path) if record["step"] <= step]
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
-        temporary.write_text("".join(json.dumps(record) + "\n" for record in kept))
-        os.replace(temporary, self.path)
-        self.records = kept
-        self._file = self.path.open("a")
-
-    def close(self) -> None:
-        self._file.close()
 
 
 class TensorBoardLog:
@@ -128,23 +99,3 @@ def _summary_writer(directory: Path, purge_step: int | None) -> Any:
         made = [int(m.group(1)) for p in directory.iterdir() if (m := _EVENTS.match(p.name))]
         time.sleep(max(0.0, max(made, default=0) + 1 - time.time()))
     return SummaryWriter(directory, purge_step=purge_step)
-
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl; a line cut short by a crash is skipped."""
-    records = []
-    for line in path.read_text().splitlines() if path.is_file() else []:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
-            records.append(record)
-    return records
-
-
-def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
-    """Non-finite floats become null: JSON has no NaN or Infinity."""
-    return {
-        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()
-    }

@@ -8,15 +8,15 @@ fresh noise. The losses themselves live in :mod:`gankit.objectives`.
 
 Everything the trainer creates lives on one device (``config.device``), random generators
 included; on the CPU a run is bit-for-bit reproducible from its config and seed, and from
-its :meth:`Trainer.state_dict` (see :mod:`gankit.train.checkpoint`).
+its :meth:`Trainer.state_dict` (see :mod:`gankit.training.checkpoint`).
 
 Under torchrun each process holds a trainer over its share of the global minibatch, and
-the processes together take the steps of a single process (:mod:`gankit.train.distributed`).
+the processes together take the steps of a single process (:mod:`gankit.training.distributed`).
 
 A conditional GAN draws each real minibatch with its labels, and G makes fakes of the same
 classes for D's step (of classes drawn like the training labels for G's step). Every image
 D sees, real or fake, goes through :meth:`Trainer.run_discriminator`, where augmentation
-(:mod:`gankit.augment`) is applied.
+(:mod:`gankit.diffaugment`) is applied.
 """
 
 from __future__ import annotations
@@ -29,16 +29,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import get_total_norm
 
-from gankit.augment import Augment
 from gankit.config import Config, NetworkConfig
 from gankit.data import ImageData, class_count
 from gankit.data.vectors import VectorData
+from gankit.diffaugment import Augment
 from gankit.errors import ConfigError, DivergenceError
+from gankit.nets import build_discriminator, build_generator
 from gankit.nets.prior import sample_prior
-from gankit.objectives import Objective, gradient_penalty, r1_penalty
-from gankit.train.device import autocast, resolve_device
-from gankit.train.distributed import SINGLE, World
-from gankit.train.ema import EMA
+from gankit.objectives import OBJECTIVES, Objective, gradient_penalty, r1_penalty
+from gankit.training.device import autocast, resolve_device
+from gankit.training.distributed import SINGLE, World
+from gankit.training.ema import EMA
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
 """Logged per step: both losses, mean D(x) on real data and mean D(G(z)), from the D step;
@@ -75,6 +76,7 @@ class Trainer:
         world.check_batch_size(config.batch_size, config.pack)
         self.config = config
         self.world = world
+        self.data_fingerprint = data.fingerprint()  # in each checkpoint: resume checks it
         self.device = resolve_device(config.device, config.precision)
         self.data = data.to(self.device)
         sync = config.sync_batch_norm
@@ -325,6 +327,15 @@ class Trainer:
                     hook(record)
             if checkpoint is not None and (last or self.step % config.checkpoint_every == 0):
                 checkpoint()
+
+
+def build_trainer(config: Config, data: VectorData | ImageData, world: World = SINGLE) -> Trainer:
+    """G, D and their trainer, initialised from ``config.seed`` (the same in every process)."""
+    torch.manual_seed(config.seed)
+    classes = class_count(config, data)
+    generator = build_generator(config, data.shape, classes)
+    discriminator = build_discriminator(config, data.shape, classes)
+    return Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss], world)
 
 
 def _optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:

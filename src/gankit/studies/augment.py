@@ -1,0 +1,205 @@
+"""``gankit augment``: does adding synthetic images to scarce real data make a better classifier,
+without copying the training data?
+
+The study runs one cell (:mod:`gankit.studies.cells`) for each fraction of the training split
+(``study.fractions``) and each seed, in ``study.jobs`` processes, then sums the cells up over
+seeds (:mod:`gankit.studies.tables`). Its folder holds ``study.yaml`` (its settings, see
+:mod:`gankit.studies.config`), ``study.json`` (the tables, the pictures to show and every cell's
+raw numbers), ``table.md``, ``accuracy.png`` and one folder per cell; a cell is done once its
+``cell.json`` is written, and :func:`resume_study` runs the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from gankit.config import model_for
+from gankit.data import ImageData, load_data
+from gankit.errors import GankitError
+from gankit.files import write_atomically
+from gankit.metrics.features import feature_space
+from gankit.output import run_folder
+from gankit.output.figures import plot_study_accuracy
+from gankit.studies.cells import cell_folder, run_cell
+from gankit.studies.config import StudySettings, load_study_config
+from gankit.studies.tables import accuracy_rows, format_tables, generator_rows, study_tables
+
+log = logging.getLogger(__name__)
+
+"""The study's plot: held-out accuracy against the fraction, one panel per classifier."""
+
+CELL_PICTURES = {
+    run_folder.LOSSES: "training curves",
+    run_folder.SAMPLES: "samples, one row per class",
+    run_folder.NEAREST: "the samples closest to a training image, each beside it",
+}
+"""The pictures of each generator of a cell that ``study.json`` shows (those of seed 0)."""
+
+Cell = tuple[float, int]  # (fraction, seed)
+
+
+def augment_study(
+    settings: StudySettings | dict[str, Any] | None = None,
+    out: str | Path = "runs/augment",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run a study and write its folder ``out``; returns what its ``study.json`` holds.
+
+    ``settings``: as :func:`~gankit.studies.config.load_study_config` returns them, or a dict
+    of settings over the study's defaults, nested or with dotted keys, e.g.
+    ``{"study.fractions": [0.05, 0.1], "steps": 300}``.
+    """
+    if not isinstance(settings, StudySettings):
+        settings = load_study_config(base=settings)
+    training = settings.training
+    if training.data_is_path:  # a user's file: a resume from elsewhere must find it again
+        training = dataclasses.replace(training, data=str(Path(training.data).resolve()))
+        settings = dataclasses.replace(settings, training=training)
+    data = _study_data(settings)
+    directory = run_folder.prepare(out, overwrite)
+    with run_folder.locked(directory, "running the study"):
+        write_atomically(directory / run_folder.STUDY_CONFIG, settings.to_yaml())
+        return _run_study(settings, data, directory, progress)
+
+
+def resume_study(directory: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Finish a stopped study with its own settings: the cells with a ``cell.json`` are kept,
+    the others run."""
+    directory = Path(directory)
+    if not (directory / run_folder.STUDY_CONFIG).is_file():
+        raise GankitError(
+            f"{str(directory)!r} holds no study ({run_folder.STUDY_CONFIG} is missing); give the "
+            "--out folder of a `gankit augment` that stopped"
+        )
+    with run_folder.locked(directory, "resuming the study"):
+        settings = load_study_config(directory / run_folder.STUDY_CONFIG)
+        return _run_study(settings, _study_data(settings), directory, progress)
+
+
+def _study_data(settings: StudySettings) -> ImageData:
+    """The study's labelled images, or one line saying why its settings cannot make a study."""
+    training = settings.training
+    data = load_data(training)
+    if not isinstance(data, ImageData) or data.num_classes < 2:
+        raise GankitError(
+            f"gankit augment needs labelled images (two or more classes); {training.data!r} has "
+            "none: use digits, a folder with one subfolder per class, or an .npz with labels"
+        )
+    if not training.conditional:
+        raise GankitError("gankit augment trains class-conditional GANs; drop conditional=false")
+    if training.image.per_class:
+        raise GankitError(
+            "gankit augment sets the training subset by study.fractions; drop image.per_class"
+        )
+    return data
+
+
+def _run_study(
+    settings: StudySettings, data: ImageData, directory: Path, progress: bool
+) -> dict[str, Any]:
+    """Every cell not done yet, then the study's tables, plot and ``study.json``."""
+    feature_space(data)  # trained (or read from the cache) once, before the cells share it
+    study = settings.study
+    cells = [(fraction, seed) for fraction in study.fractions for seed in range(study.seeds)]
+    done = {
+        cell: run_folder.read_json(path)
+        for cell in cells
+        if (path := cell_folder(directory, *cell) / run_folder.CELL).is_file()
+    }
+    to_run = [cell for cell in cells if cell not in done]
+    if done:
+        log.info(
+            "%d of %d cells of %s are done; running the others", len(done), len(cells), directory
+        )
+    with tqdm(
+        total=len(cells), initial=len(done), desc="augment", unit="cell", disable=not progress
+    ) as bar:
+        for cell, result in _run_cells(settings, to_run, directory):
+            done[cell] = result
+            bar.update()
+    results = [done[cell] for cell in cells]
+
+    summary = _summary(settings, results, data, directory)
+    plot_study_accuracy(
+        summary["accuracy"], study.classifiers, directory / run_folder.STUDY_ACCURACY
+    )
+    write_atomically(directory / run_folder.STUDY_TABLES, format_tables(summary["tables"]))
+    run_folder.write_json(directory / run_folder.STUDY, summary)  # last: the study is done
+    return summary
+
+
+def _run_cells(
+    settings: StudySettings, cells: list[Cell], directory: Path
+) -> Iterator[tuple[Cell, dict[str, Any]]]:
+    """Run ``cells``, in ``study.jobs`` processes; yields each (cell, result) as it finishes."""
+    jobs = min(settings.study.jobs, len(cells))
+    if jobs <= 1:
+        for cell in cells:
+            yield cell, run_cell(settings, *cell, directory)
+        return
+    context = multiprocessing.get_context("spawn")  # no torch state shared with a fork
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = {pool.submit(run_cell, settings, *cell, directory): cell for cell in cells}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            # a failed cell stops the study: start no other, let the running ones finish
+            pool.shutdown(cancel_futures=True)
+            raise
+
+
+def _summary(
+    settings: StudySettings, cells: list[dict[str, Any]], data: ImageData, directory: Path
+) -> dict[str, Any]:
+    """What ``study.json`` holds: the study's title, settings, tables, pictures (those in
+    ``directory``), the rows the tables are made of, and every cell's numbers."""
+    study, training = settings.study, settings.training
+    accuracy = accuracy_rows(study, cells)
+    generators = generator_rows(study.fractions, cells)
+    pictures = [
+        {"title": "Accuracy against the fraction of real data", "path": run_folder.STUDY_ACCURACY}
+    ]
+    for fraction in study.fractions:
+        for source in ("gan", "vae") if study.vae else ("gan",):
+            for name, what in CELL_PICTURES.items():
+                path = cell_folder(Path(), fraction, 0) / source / name
+                if (directory / path).is_file():  # a VAE trained before its curve was drawn
+                    title = f"{source.upper()} at {fraction:g} of the data (seed 0): {what}"
+                    pictures.append({"title": title, "path": path.as_posix()})
+    budget = f"{training.steps} steps of batch {training.batch_size}"
+    return {
+        "title": f"Does synthetic data help? {data.name}",
+        "description": (
+            f"Fractions {', '.join(f'{f:g}' for f in study.fractions)} of the "
+            f"{len(data.split_images)} training images, {study.seeds} seed(s) each; every "
+            f"classifier scored on the same {len(data.heldout_images)} held-out real images. "
+            "Intervals are 95% t intervals over seeds; gains are paired by seed."
+        ),
+        "settings": {
+            "data": training.data,
+            "fractions": study.fractions,
+            "seeds": study.seeds,
+            "synthetic images per real image": study.ratio,
+            "classifiers": study.classifiers,
+            "GAN": f"{model_for(training.model, 'labelled images')}, {training.loss} loss, "
+            + budget,
+            "VAE": f"convolutional, conditional, {budget}" if study.vae else "off",
+        },
+        "tables": study_tables(
+            accuracy, generators, cells, training.eval_samples, len(data.heldout_images)
+        ),
+        "pictures": pictures,
+        "accuracy": accuracy,
+        "generators": generators,
+        "cells": cells,
+    }
