@@ -24,6 +24,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from torch import Tensor, nn
 
+from gankit.supervised import fit
+
 Predictor = Callable[[Tensor], np.ndarray]
 
 CNN_STEPS = 500
@@ -68,14 +70,17 @@ def fit_cnn(images: Tensor, labels: Tensor, num_classes: int, seed: int) -> Pred
     with torch.random.fork_rng():  # seed the weights and dropout; leave the caller's stream
         torch.manual_seed(seed)
         model = SmallCNN(images.shape[1], num_classes)
-        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
-        for _ in range(CNN_STEPS):
-            rows = torch.randint(len(images), (CNN_BATCH,), generator=generator)
-            loss = F.cross_entropy(model(images[rows]), labels[rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-    model.eval()
+        batches = (
+            torch.randint(len(images), (CNN_BATCH,), generator=generator) for _ in range(CNN_STEPS)
+        )
+        fit(
+            model,
+            lambda rows: F.cross_entropy(model(images[rows]), labels[rows]),
+            batches,
+            lr=2e-3,
+            weight_decay=1e-4,
+            name="CNN",
+        )
 
     @torch.no_grad()
     def predict(x: Tensor) -> np.ndarray:
