@@ -2,9 +2,13 @@
 
 Protocol: train with the given settings, draw 2,500 samples of G, and score them with the
 PacGAN metrics (modes captured, % high-quality samples, reverse KL); report mean +/- the
-standard error over seeds, and the wall time of each run.
+standard error over seeds, and the wall time of each run. Each run's samples are also drawn
+corrected by D (``--refine``: DRS, MH-GAN, latent Langevin; see gankit.sampling), with each
+method's acceptance rate and seconds; ``--refine-d STEPS`` first trains D alone against G (the
+calibration phase) and scores every method again with that D.
 
-    python benchmarks/mode_coverage.py [--seeds 5] [--jobs 2] [--data ring8,grid25] [KEY=VALUE ...]
+    python benchmarks/mode_coverage.py [--seeds 5] [--jobs 2] [--data ring8,grid25]
+        [--refine none,drs,mh,langevin] [--refine-d 2000] [KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -28,11 +32,26 @@ PUBLISHED = {  # PacGAN Table 1, mean +/- standard error: ring modes, HQ %, rev.
     "PacGAN3": ("7.8+/-0.1", "97.7+/-0.3", "0.10+/-0.02", "24.6+/-0.4", "94.2+/-0.4", "0.06+/-.02"),
     "PacGAN4": ("7.8+/-0.1", "95.9+/-1.4", "0.07+/-0.02", "24.8+/-0.2", "93.6+/-0.6", "0.04+/-.01"),
 }
-METRICS = ("modes", "high_quality", "reverse_kl", "seconds")
+METRICS = ("modes", "high_quality", "reverse_kl", "acceptance", "seconds")
 
 
-def train_one(data: str, seed: int, overrides: list[str]) -> dict[str, float]:
-    """One run; returns its summary metrics (high quality in %)."""
+def score(run: gankit.Run, method: str, seconds: float) -> dict[str, float]:
+    """The PacGAN metrics of the run's evaluation samples, drawn by ``method`` (HQ in %)."""
+    started = time.perf_counter()
+    metrics = run.evaluate(refine=method)
+    return {
+        "modes": metrics["modes"],
+        "high_quality": 100 * metrics["high_quality"],
+        "reverse_kl": math.nan if metrics["reverse_kl"] is None else metrics["reverse_kl"],
+        "acceptance": metrics.get("refine/acceptance_rate", 1.0),
+        "seconds": seconds if method == "none" else time.perf_counter() - started,
+    }
+
+
+def train_one(
+    data: str, seed: int, overrides: list[str], methods: list[str], refine_d: int
+) -> dict[str, dict[str, float]]:
+    """One run, scored by every method (and again after the calibration phase, if asked)."""
     with tempfile.TemporaryDirectory() as folder:
         settings = dict(item.split("=", 1) for item in overrides)
         config = gankit.load_config(
@@ -46,15 +65,15 @@ def train_one(data: str, seed: int, overrides: list[str]) -> dict[str, float]:
         started = time.perf_counter()
         run = gankit.train(config, out=Path(folder) / "run")
         seconds = time.perf_counter() - started
-        summary = run.summary()
-    return {
-        "modes": summary["modes"],
-        "high_quality": 100 * summary["high_quality"],
-        "reverse_kl": math.nan
-        if summary["reverse_kl"] is None
-        else summary["reverse_kl"],  # no HQ sample
-        "seconds": seconds,
-    }
+        results = {method: score(run, method, seconds) for method in methods}
+        if refine_d:
+            run.refine_discriminator(steps=refine_d, seed=seed)
+            results |= {
+                f"{method}, refined D": score(run, method, seconds)
+                for method in methods
+                if method != "none"
+            }
+    return results
 
 
 def mean_and_error(values: list[float]) -> tuple[float, float]:
@@ -69,23 +88,31 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one thread each)")
     parser.add_argument("--data", default="ring8,grid25", help="comma-separated data names")
+    parser.add_argument("--refine", default="none,drs,mh,langevin", help="methods to score")
+    parser.add_argument("--refine-d", type=int, default=0, help="calibration steps (0: none)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args()
     args.data = args.data.split(",")
+    args.refine = args.refine.split(",")
     gankit.load_config(overrides=args.overrides)  # fail fast on a bad setting
     torch.set_num_threads(1)
 
     jobs = [(data, seed) for data in args.data for seed in range(args.seeds)]
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = {job: pool.submit(train_one, *job, args.overrides) for job in jobs}
+        futures = {
+            job: pool.submit(train_one, *job, args.overrides, args.refine, args.refine_d)
+            for job in jobs
+        }
         runs = {job: future.result() for job, future in futures.items()}
 
-    summary: dict[str, dict[str, list[float]]] = {}
-    for data in args.data:
-        results = [runs[(data, seed)] for seed in range(args.seeds)]
-        summary[data] = {key: mean_and_error([r[key] for r in results]) for key in METRICS}
-        summary[data]["per_seed"] = results
+    methods = list(runs[jobs[0]])
+    summary: dict[str, dict[str, dict]] = {method: {} for method in methods}
+    for method in methods:
+        for data in args.data:
+            results = [runs[(data, seed)][method] for seed in range(args.seeds)]
+            row = {key: mean_and_error([r[key] for r in results]) for key in METRICS}
+            summary[method][data] = {**row, "per_seed": results}
 
     print(
         f"gankit ({' '.join(args.overrides) or 'default settings'}), {args.seeds} seeds, "
@@ -93,18 +120,23 @@ def main() -> None:
     )
     print(
         "| method | "
-        + " | ".join(f"{d} modes | {d} HQ % | {d} rev. KL | {d} s" for d in args.data)
+        + " | ".join(
+            f"{d} modes | {d} HQ % | {d} rev. KL | {d} acceptance | {d} s" for d in args.data
+        )
         + " |"
     )
-    cells = []
-    for data in args.data:
-        for key, digits in zip(METRICS, (1, 1, 3, 0), strict=True):
-            mean, error = summary[data][key]
-            cells.append(f"{mean:.{digits}f}+/-{error:.{digits}f}")
-    print("| gankit | " + " | ".join(cells) + " |")
+    for method in methods:
+        cells = []
+        for data in args.data:
+            for key, digits in zip(METRICS, (1, 1, 3, 2, 1), strict=True):
+                mean, error = summary[method][data][key]
+                cells.append(f"{mean:.{digits}f}+/-{error:.{digits}f}")
+        name = "plain G" if method == "none" else method
+        print(f"| gankit, {name} | " + " | ".join(cells) + " |")
     if args.data == ["ring8", "grid25"]:
         for method, row in PUBLISHED.items():
-            print(f"| {method} (published) | " + " | ".join([*row[:3], "", *row[3:], ""]) + " |")
+            cells = [*row[:3], "", "", *row[3:], "", ""]
+            print(f"| {method} (published) | " + " | ".join(cells) + " |")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "mode_coverage.json"
     path.write_text(

@@ -13,6 +13,7 @@ LAYERS = [
     {"metrics"},
     {"output"},
     {"evaluation"},
+    {"sampling"},
     {"run"},
     {"training"},
     {"vae", "downstream"},

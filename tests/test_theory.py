@@ -15,6 +15,7 @@ from gankit.theory.exact import (
 )
 from gankit.theory.optimal_d import FAST, PROBLEMS, compare, train_discriminator
 from gankit.theory.problems import BIMODAL, Problem, gaussian
+from gankit.theory.refine import check_problem
 from gankit.theory.saturation import confident_discriminator, loss_slopes
 from gankit.theory.training import FAST_SETTINGS, train_with_snapshots
 from gankit.theory.value import exact_value
@@ -108,6 +109,17 @@ def test_training_snapshots_track_js_and_value() -> None:
     assert all(0 <= s.js <= math.log(2) + 1e-9 for s in snapshots)
     assert snapshots[-1].js < snapshots[0].js
     assert all(math.isfinite(s.value_monte_carlo) for s in snapshots)
+
+
+def test_rejection_by_d_star_leaves_samples_of_p_data(tmp_path) -> None:
+    """p_data = p_g exp(l*): samples kept by exact rejection score JS at the estimator's floor."""
+    rows = {row["method"]: row for row in check_problem("bimodal", PROBLEMS["bimodal"], FAST)}
+    plain, exact_d, trained = rows["nothing (plain G)"], rows["exact D*"], rows["trained D"]
+    floor = exact_d["floor"]
+    assert plain["js"] > 100 * floor
+    assert exact_d["js"] < 2 * floor
+    assert trained["js"] < plain["js"] / 10
+    assert 0.2 < exact_d["acceptance"] < 0.3  # 1/M, M = max p_data/p_g: about 0.24 here
 
 
 def test_theory_value_writes_json_and_figures(tmp_path, capsys) -> None:

@@ -1,6 +1,7 @@
-"""The command line: ``gankit train | sample | evaluate | augment | report | theory``.
+"""The command line: ``gankit train | sample | evaluate | refine-d | augment | report | theory``.
 
-Exit status 0 on success, 2 on bad input (one line on stderr), 1 on an internal error.
+Exit status 0 on success, 2 on bad input (one line on stderr), 3 when training diverged, 1 on
+an internal error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TextIO
 
 from gankit import __version__
 from gankit.errors import DivergenceError, GankitError
+from gankit.sampling import RefineSettings
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -68,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file: .npy, .npz or .csv; for images also a folder (PNG files)",
     )
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    _add_refine_options(sample)
 
     evaluate = commands.add_parser("evaluate", help="score a run's samples against its data")
     evaluate.add_argument("run", type=Path, help="run folder")
@@ -89,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="noise seed (default: the run's own, as its training's evaluations used)",
     )
+    _add_refine_options(evaluate)
+
+    refine_d = commands.add_parser(
+        "refine-d", help="train D alone against the run's G, so that it refines samples better"
+    )
+    refine_d.add_argument("run", type=Path, help="run folder")
+    refine_d.add_argument("--steps", type=int, default=2000, help="D steps (default 2000)")
+    refine_d.add_argument("--seed", type=int, default=0, help="seed of the data and noise")
 
     report = commands.add_parser(
         "report", help="write a run or study folder as one self-contained HTML page"
@@ -121,13 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     theory = commands.add_parser(
-        "theory", help="check GAN theory by experiment: D*, V(D*, G), training, saturation"
+        "theory",
+        help="check GAN theory by experiment: D*, V(D*, G), training, saturation, refinement",
     )
     theory.add_argument(
         "checks",
         nargs="*",
         metavar="CHECK",
-        help="optimal-d, value, training or saturation (default: all of them)",
+        help="optimal-d, value, training, saturation or refine (default: all of them)",
     )
     theory.add_argument(
         "--out", type=Path, default=Path("runs/theory"), help="figures folder (default runs/theory)"
@@ -135,6 +147,68 @@ def build_parser() -> argparse.ArgumentParser:
     theory.add_argument("--json", type=Path, help="also write every check's results to this file")
     theory.add_argument("--fast", action="store_true", help="seconds, not minutes: less training")
     return parser
+
+
+def _add_refine_options(parser: argparse.ArgumentParser) -> None:
+    """--refine METHOD and its settings (see gankit.sampling.RefineSettings)."""
+    defaults = RefineSettings()
+    parser.add_argument(
+        "--refine",
+        default="none",
+        metavar="METHOD",
+        help="correct G's samples by D: drs, mh, langevin, or none (default)",
+    )
+    group = parser.add_argument_group("refinement settings")
+    group.add_argument(
+        "--percentile",
+        type=float,
+        default=defaults.percentile,
+        help=f"drs: gamma is this percentile of F (default {defaults.percentile:g})",
+    )
+    group.add_argument("--gamma", type=float, help="drs: gamma itself (0: exact rejection)")
+    group.add_argument(
+        "--chain",
+        type=int,
+        default=defaults.chain,
+        help=f"mh: proposals per sample (default {defaults.chain})",
+    )
+    group.add_argument(
+        "--calibration",
+        default=defaults.calibration,
+        help=f"mh: isotonic or logistic (default {defaults.calibration})",
+    )
+    group.add_argument(
+        "--langevin-steps",
+        type=int,
+        default=defaults.steps,
+        help=f"langevin: steps (default {defaults.steps})",
+    )
+    group.add_argument(
+        "--step-size",
+        type=float,
+        default=defaults.step_size,
+        help=f"langevin: eta (default {defaults.step_size:g})",
+    )
+    group.add_argument(
+        "--metropolis", action="store_true", help="langevin: a Metropolis test each step"
+    )
+
+
+def _refine_settings(args: argparse.Namespace) -> RefineSettings:
+    from gankit.sampling import check_method
+
+    check_method(args.refine)
+    settings = RefineSettings(
+        percentile=args.percentile,
+        gamma=args.gamma,
+        chain=args.chain,
+        calibration=args.calibration,
+        steps=args.langevin_steps,
+        step_size=args.step_size,
+        metropolis=args.metropolis,
+    )
+    settings.check()
+    return settings
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -261,8 +335,20 @@ def _sample(args: argparse.Namespace) -> int:
     from gankit.run import load
 
     check_suffix(args.out)  # before the run is read: a typo answers at once
-    path = load(args.run).save_samples(args.out, args.n, seed=args.seed)
+    settings = _refine_settings(args)
+    run = load(args.run)
+    path = run.save_samples(args.out, args.n, seed=args.seed, refine=args.refine, settings=settings)
     print(f"wrote {args.n} samples to {path}")
+    if run.refinement:
+        print(json.dumps(run.refinement))
+    return 0
+
+
+def _refine_d(args: argparse.Namespace) -> int:
+    from gankit.run import load
+
+    report = load(args.run).refine_discriminator(steps=args.steps, seed=args.seed)
+    print(json.dumps(report))
     return 0
 
 
@@ -272,9 +358,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.inception is not None:
         raise GankitError(INCEPTION_UNAVAILABLE)
+    settings = _refine_settings(args)
+    if args.samples and args.refine != "none":
+        raise GankitError("--samples scores a file as it is; drop --refine, or drop --samples")
     run = load(args.run)
     samples, labels = run.read_samples(args.samples) if args.samples else (None, None)
-    metrics = run.evaluate(samples, seed=args.seed, labels=labels, record=True)
+    metrics = run.evaluate(
+        samples, seed=args.seed, labels=labels, record=True, refine=args.refine, settings=settings
+    )
     print(json.dumps(metrics))
     return 0
 
@@ -313,6 +404,7 @@ COMMANDS = {
     "train": _train,
     "sample": _sample,
     "evaluate": _evaluate,
+    "refine-d": _refine_d,
     "augment": _augment,
     "report": _report,
     "theory": _theory,

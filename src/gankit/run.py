@@ -20,6 +20,9 @@ from gankit.evaluation import Evaluator, evaluation_noise, generate
 from gankit.files import write_atomically
 from gankit.nets import build_discriminator, build_generator
 from gankit.output import run_folder, sample_files
+from gankit.sampling import RefineSettings
+from gankit.sampling.refine import Networks, refine_discriminator
+from gankit.sampling.refine import refine as sample_refined
 
 
 class Run:
@@ -41,6 +44,7 @@ class Run:
         data: VectorData | ImageData | None = None,
         shape: tuple[int, ...] | None = None,
         classes: list[str] | None = None,
+        refined_discriminator: nn.Module | None = None,
     ) -> None:
         self.config = config
         self.standardizer = standardizer
@@ -50,6 +54,8 @@ class Run:
         self._data = data
         self.shape = tuple(shape or (data.shape if data is not None else standardizer.mean.shape))
         self.classes = list(classes if classes is not None else getattr(data, "classes", []))
+        self.refined_discriminator = refined_discriminator
+        self.refinement: dict[str, Any] = {}  # what the last refined sampling cost
 
     @property
     def is_images(self) -> bool:
@@ -67,27 +73,64 @@ class Run:
             self._data = load_data(self.config)
         return self._data
 
-    @torch.no_grad()
-    def generate(self, n: int, seed: int = 0) -> tuple[Tensor, Tensor | None]:
+    def generate(
+        self, n: int, seed: int = 0, refine: str = "none", settings: RefineSettings | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """n outputs G(z) as the networks see them, and for a conditional G the classes asked
-        for: each class in turn (0, 1, ..., K-1, 0, ...)."""
+        for: each class in turn (0, 1, ..., K-1, 0, ...).
+
+        ``refine``: correct G's samples by D (:mod:`gankit.sampling`): ``drs``, ``mh`` or
+        ``langevin``; what it cost is then in :attr:`refinement`.
+        """
         if n < 1:
             raise GankitError(f"the number of samples must be at least 1; got {n}")
-        z, labels = evaluation_noise(self.config, self.num_classes, seed, n)
-        return generate(self.generator, z, labels), labels
+        if refine == "none":
+            z, labels = evaluation_noise(self.config, self.num_classes, seed, n)
+            return generate(self.generator, z, labels), labels
+        settings = settings or RefineSettings()
+        out, labels, self.refinement = sample_refined(
+            self._networks(), self.data, n, seed, refine, settings
+        )
+        return out, labels
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+    def sample(
+        self, n: int, seed: int = 0, refine: str = "none", settings: RefineSettings | None = None
+    ) -> np.ndarray:
         """n samples G(z) in data units, float32; the same seed gives the same samples.
 
         Vectors: (n, d). Images: (n, H, W) grey or (n, H, W, 3) colour, in the data's pixel
-        range (0..16 for digits, 0..255 for PNG/JPEG folders).
+        range (0..16 for digits, 0..255 for PNG/JPEG folders). ``refine``: see :meth:`generate`.
         """
-        return self.sample_labelled(n, seed)[0]
+        return self.sample_labelled(n, seed, refine, settings)[0]
 
-    def sample_labelled(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    def sample_labelled(
+        self, n: int, seed: int = 0, refine: str = "none", settings: RefineSettings | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """:meth:`sample`, and the class of each sample for a conditional G (else None)."""
-        out, labels = self.generate(n, seed)
+        out, labels = self.generate(n, seed, refine, settings)
         return self._to_data_units(out), None if labels is None else labels.numpy()
+
+    def refine_discriminator(self, steps: int = 2000, seed: int = 0) -> dict[str, Any]:
+        """Train a copy of D alone against the sampling G (:func:`gankit.sampling.refine.
+        refine_discriminator`), keep it in the run folder beside the run's D, and record its
+        held-out log-loss and calibration error before and after in summary.json."""
+        with run_folder.locked(self._folder(), "refining its discriminator"):
+            networks = Networks(
+                self.config, self.generator, self.discriminator, self.num_classes, refined=False
+            )
+            refined, report = refine_discriminator(networks, self.data, steps, seed)
+            tensors = {k: v.contiguous() for k, v in refined.state_dict().items()}
+            weights = save(tensors, metadata={"format": "gankit", "steps": str(steps)})
+            write_atomically(self._folder() / run_folder.REFINED_D, weights)
+            self.refined_discriminator = refined.eval()
+            self.write_summary({**self.summary(), **report})
+        return report
+
+    def _networks(self) -> Networks:
+        """G and the D that refines its samples: the refined D when there is one."""
+        refined = self.refined_discriminator is not None
+        discriminator = self.refined_discriminator if refined else self.discriminator
+        return Networks(self.config, self.generator, discriminator, self.num_classes, refined)
 
     def _to_data_units(self, out: Tensor) -> np.ndarray:
         """G's outputs as samples: (n, d) vectors, or images (n, H, W[, 3]) in pixel units."""
@@ -102,6 +145,8 @@ class Run:
         seed: int | None = None,
         labels: np.ndarray | None = None,
         record: bool = False,
+        refine: str = "none",
+        settings: RefineSettings | None = None,
     ) -> dict[str, Any]:
         """Metrics of ``samples`` (default: G's samples of the evaluation noise) against the real
         data, scored as training scores them (:mod:`gankit.evaluation`).
@@ -111,17 +156,24 @@ class Run:
         in data units as :meth:`sample` gives them; for images, ``labels`` (the classes asked of
         a conditional G) add ``class_accuracy``. ``record``: also write the metrics into the
         run's summary.json as ``evaluate/<metric>`` keys, beside the training's own (the run
-        folder is locked meanwhile).
+        folder is locked meanwhile). ``refine``: score samples corrected by D instead
+        (:meth:`generate`), with the method's acceptance rate and cost as ``refine/...`` keys.
         """
         seed = self.config.seed if seed is None else seed
         if record:
             with run_folder.locked(self._folder(), "evaluating it"):
-                metrics = self.evaluate(samples, seed, labels)
+                metrics = self.evaluate(samples, seed, labels, refine=refine, settings=settings)
                 summary = self.summary()
                 summary.update({f"evaluate/{key}": value for key, value in metrics.items()})
                 self.write_summary(summary)
             return metrics
         evaluator = Evaluator(self.config, self.data, self.num_classes, seed)
+        if samples is None and refine != "none":
+            out, label_tensor = self.generate(self.config.eval_samples, seed, refine, settings)
+            refined = out.clamp(-1, 1) if self.is_images else self.standardizer.inverse(out)
+            scored = f"{len(out)} samples of G refined by {refine}, seed {seed}"
+            metrics = evaluator.score(refined, label_tensor, scored)
+            return {**metrics, **{f"refine/{k}": v for k, v in self.refinement.items()}}
         if samples is None:
             return evaluator(self.generator)
         scored = f"{len(samples)} given samples"
@@ -147,15 +199,22 @@ class Run:
         label_tensor = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
         return evaluator.score(images.clamp(-1, 1), label_tensor, scored)
 
-    def save_samples(self, path: str | Path, n: int, seed: int = 0) -> Path:
+    def save_samples(
+        self,
+        path: str | Path,
+        n: int,
+        seed: int = 0,
+        refine: str = "none",
+        settings: RefineSettings | None = None,
+    ) -> Path:
         """Write n samples to ``path``, as ``gankit sample`` does: .npy, .npz or .csv for
         vectors; .npy, .npz or a folder of PNG files (a subfolder per class) for images."""
         path = Path(path)
         sample_files.check_target(path, self.is_images)
         if not self.is_images:
-            sample_files.write_vectors(path, self.sample(n, seed))
+            sample_files.write_vectors(path, self.sample(n, seed, refine, settings))
             return path
-        images, labels = self.generate(n, seed)
+        images, labels = self.generate(n, seed, refine, settings)
         samples = self._to_data_units(images)
         label_array = None if labels is None else labels.numpy()
         sample_files.write_images(path, samples, images, label_array, self.classes)
@@ -239,8 +298,19 @@ class Run:
                 f"{str(directory / run_folder.WEIGHTS)!r} does not match its "
                 f"config.yaml ({reason}); retrain or restore the folder"
             ) from None
+        refined = None
+        if (directory / run_folder.REFINED_D).is_file():
+            refined = build_discriminator(config, shape, num_classes)
+            _load_weights(refined, directory / run_folder.REFINED_D)
         return cls(
-            config, standardizer, generator, discriminator, directory, shape=shape, classes=classes
+            config,
+            standardizer,
+            generator,
+            discriminator,
+            directory,
+            shape=shape,
+            classes=classes,
+            refined_discriminator=refined,
         )
 
     def write_summary(self, summary: dict[str, Any]) -> None:
@@ -250,6 +320,19 @@ class Run:
     def summary(self) -> dict[str, Any]:
         """The run's summary.json, or {} if it has none yet."""
         return run_folder.read_summary(self.directory) if self.directory else {}
+
+
+def _load_weights(module: nn.Module, path: Path) -> None:
+    """A module's weights from a safetensors file, or one line saying what is wrong with it."""
+    try:
+        module.load_state_dict(load_file(path))
+    except (SafetensorError, OSError, RuntimeError) as error:
+        reason = str(error).splitlines()[0]
+        raise GankitError(
+            f"{str(path)!r} is not this run's discriminator ({reason}); delete it, or run "
+            "`gankit refine-d` again"
+        ) from None
+    module.eval()
 
 
 def _part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

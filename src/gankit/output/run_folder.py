@@ -6,6 +6,7 @@ A run folder (``gankit train --out RUN``) holds::
     metrics.jsonl        one JSON record a line: the step's stats, and metrics when evaluated
     summary.json         one flat JSON object: the final metrics, and which samples they scored
     model.safetensors    G (the EMA copy when enabled), D and the data's scaling
+    refined_discriminator.safetensors   after ``gankit refine-d``: D trained alone against G
     checkpoints/         step-NNNNNNNN.safetensors, to resume from
     losses.png, samples.png (and, for images, nearest.png, grids/step_NNNNNN.png)
     events.out.tfevents.*  TensorBoard
@@ -39,6 +40,7 @@ CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 WEIGHTS = "model.safetensors"
+REFINED_D = "refined_discriminator.safetensors"
 CHECKPOINTS = "checkpoints"
 LOSSES = "losses.png"
 SAMPLES = "samples.png"

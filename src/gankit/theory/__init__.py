@@ -4,6 +4,7 @@
     value       V(D*, G) = -log 4 + 2 JS(p_data || p_g), both sides by quadrature
     training    a GAN on a 1D mixture: p_g, D against D*, JS and V over training
     saturation  G's gradient under log(1 - D(G(z))) vanishes as D rejects G; -log D(G(z))'s does not
+    refine      rejecting p_g's samples by D* (or a trained D) leaves samples of p_data
 
 Each check returns a :class:`~gankit.theory.result.CheckResult` (a table of measured numbers) and
 draws its PNG figures into ``out``.
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from gankit.errors import GankitError
-from gankit.theory import optimal_d, saturation, training, value
+from gankit.theory import optimal_d, refine, saturation, training, value
 from gankit.theory.result import CheckResult
 from gankit.threads import torch_threads
 
@@ -25,6 +26,7 @@ CHECKS: dict[str, Callable[[Path, bool], CheckResult]] = {
     "value": value.run,
     "training": training.run,
     "saturation": saturation.run,
+    "refine": refine.run,
 }
 
 

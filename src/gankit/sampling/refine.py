@@ -1,0 +1,218 @@
+"""Refined samples of a trained G and D: the methods of :mod:`gankit.sampling` wired to networks
+and data, and the calibration phase that trains D alone against the sampling G.
+
+D at the end of training is D for the last G, not for the EMA copy that samples are drawn from,
+and not D*. :func:`refine_discriminator` trains a copy of it on L_D alone (the logistic loss,
+whatever the run's objective), against the sampling G on fresh data, as ``gankit theory
+optimal-d`` does against a fixed p_g; its held-out log-loss and calibration error say how close
+to D* it came.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import Config
+from gankit.data import ImageData, VectorData
+from gankit.errors import GankitError
+from gankit.evaluation import generate
+from gankit.nets.prior import sample_prior
+from gankit.objectives import discriminator_loss
+from gankit.sampling import RefineSettings, check_method
+from gankit.sampling.calibration import calibration_error, fit_calibration, log_loss
+from gankit.sampling.langevin import latent_langevin
+from gankit.sampling.metropolis import metropolis_hastings
+from gankit.sampling.rejection import discriminator_rejection
+from gankit.supervised import fit
+
+LOGISTIC_LOSSES = ("nonsaturating", "minimax")
+"""The objectives whose D estimates D*; others need a refined D to read as a density ratio."""
+REAL_SAMPLES = 10_000  # held-out real samples for MH's starts and the calibration
+
+
+@dataclass
+class Networks:
+    """The sampling G and the D that judges it, with what they need to draw and score."""
+
+    config: Config
+    generator: nn.Module
+    discriminator: nn.Module
+    num_classes: int
+    refined: bool  # D trained alone against this G (refine_discriminator)
+
+    def propose_with(self, rng: torch.Generator):
+        """``propose(labels or count)``: G's samples of fresh noise from ``rng``."""
+
+        def propose(wanted: Tensor | int) -> Tensor:
+            count = wanted if isinstance(wanted, int) else len(wanted)
+            z = sample_prior(count, self.config.noise, rng)
+            return generate(self.generator, z, None if isinstance(wanted, int) else wanted)
+
+        return propose
+
+    @torch.no_grad()
+    def logit(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        return self.differentiable_logit(x, labels)
+
+    def differentiable_logit(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        self.discriminator.eval()
+        out = self.discriminator(x) if labels is None else self.discriminator(x, labels)
+        return out.reshape(-1).float()
+
+    def differentiable_generate(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        self.generator.eval()
+        return self.generator(z) if labels is None else self.generator(z, labels)
+
+
+def check_refinable(networks: Networks, method: str) -> None:
+    """One line when this run's D cannot refine samples by ``method``."""
+    check_method(method)
+    if method == "none":
+        return
+    if networks.config.pack > 1:
+        raise GankitError(
+            f"this run's D judges {networks.config.pack} samples at once (pack); refining "
+            "needs a D that scores one sample: train with pack=1"
+        )
+    if method != "mh" and not networks.refined and networks.config.loss not in LOGISTIC_LOSSES:
+        raise GankitError(
+            f"--refine {method} reads D's logit as log p_data/p_g, which a D trained with "
+            f"loss={networks.config.loss} does not estimate; run `gankit refine-d RUN` first, "
+            "or use --refine mh (which calibrates D)"
+        )
+
+
+def real_samples(
+    data: VectorData | ImageData, count: int, seed: int
+) -> tuple[Tensor, Tensor | None]:
+    """Real samples in network units, with labels for images: held-out images, fresh draws of a
+    known density, or the points of a user's vector file (which has no held-out part)."""
+    rng = torch.Generator().manual_seed(seed)
+    if isinstance(data, ImageData):
+        return data.heldout_images, data.heldout_labels
+    cpu = data.to("cpu")
+    return cpu.standardizer.forward(cpu.real_samples(count, rng)), None
+
+
+def refine(
+    networks: Networks,
+    data: VectorData | ImageData,
+    n: int,
+    seed: int,
+    method: str,
+    settings: RefineSettings,
+) -> tuple[Tensor, Tensor | None, dict[str, Any]]:
+    """n samples of G (network units) refined by ``method``, their classes, and a report of the
+    method's acceptance rate and cost, with samples per second beside plain G."""
+    settings.check()
+    check_refinable(networks, method)
+    rng = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % networks.num_classes if networks.num_classes else None
+    propose = networks.propose_with(rng)
+    started = time.perf_counter()
+    plain = propose(labels if labels is not None else n)
+    plain_seconds = time.perf_counter() - started
+    report: dict[str, Any] = {"method": method}
+    started = time.perf_counter()
+    if method == "none":
+        samples = plain
+    elif method == "drs":
+        samples, report_ = discriminator_rejection(
+            propose, networks.logit, n, labels, rng, settings
+        )
+        report.update(report_)
+    elif method == "mh":
+        real, real_labels = real_samples(data, REAL_SAMPLES, seed)
+        fake = propose(real_labels if real_labels is not None else len(real))
+        calibrate, quality = fit_calibration(
+            networks.logit(real, real_labels),
+            networks.logit(fake, real_labels),
+            settings.calibration,
+        )
+
+        def calibrated(x: Tensor, wanted: Tensor | None) -> Tensor:
+            return calibrate(networks.logit(x, wanted)).float()
+
+        samples, report_ = metropolis_hastings(
+            propose, calibrated, real, n, labels, real_labels, rng, settings
+        )
+        report.update(report_)
+        report.update({f"calibration/{key}": value for key, value in quality.items()})
+    else:
+        samples, report_ = latent_langevin(
+            networks.differentiable_generate,
+            networks.differentiable_logit,
+            networks.config.noise,
+            n,
+            labels,
+            rng,
+            settings,
+        )
+        report.update(report_)
+    seconds = time.perf_counter() - started
+    report["samples_per_second"] = n / seconds if seconds > 0 else None
+    report["plain_samples_per_second"] = n / plain_seconds if plain_seconds > 0 else None
+    return samples.detach(), labels, report
+
+
+def refine_discriminator(
+    networks: Networks, data: VectorData | ImageData, steps: int, seed: int = 0
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A copy of D trained alone on L_D against the sampling G, ``steps`` minibatches of fresh
+    real data and fresh fakes; with its held-out log-loss and calibration error before and
+    after."""
+    if steps < 1:
+        raise GankitError(f"--steps must be at least 1; got {steps}")
+    config = networks.config
+    discriminator = copy.deepcopy(networks.discriminator).float()
+    rng = torch.Generator().manual_seed(seed)
+    train = data.to("cpu")
+    propose = networks.propose_with(rng)
+
+    def batches():
+        for _ in range(steps):
+            if networks.num_classes:
+                real, labels = train.sample_labelled(config.batch_size, rng)
+            else:
+                real, labels = train.sample(config.batch_size, rng), None
+            yield real, labels, propose(labels if labels is not None else config.batch_size)
+
+    def loss(batch: tuple[Tensor, Tensor | None, Tensor]) -> Tensor:
+        real, labels, fake = batch
+        if labels is None:
+            return discriminator_loss(discriminator(real), discriminator(fake))  # L_D
+        return discriminator_loss(discriminator(real, labels), discriminator(fake, labels))
+
+    before = _held_out_quality(networks, data, seed + 1)
+    fit(discriminator, loss, batches(), lr=config.discriminator.lr, name="discriminator")
+    refined = Networks(config, networks.generator, discriminator, networks.num_classes, True)
+    after = _held_out_quality(refined, data, seed + 1)
+    return discriminator, {
+        "refine_d/steps": steps,
+        "refine_d/log_loss_before": before["log_loss"],
+        "refine_d/log_loss": after["log_loss"],
+        "refine_d/calibration_error_before": before["calibration_error"],
+        "refine_d/calibration_error": after["calibration_error"],
+    }
+
+
+def _held_out_quality(
+    networks: Networks, data: VectorData | ImageData, seed: int
+) -> dict[str, float]:
+    """D's log-loss and calibration error on held-out real samples and as many fresh fakes."""
+    real, labels = real_samples(data, networks.config.eval_samples, seed)
+    propose = networks.propose_with(torch.Generator().manual_seed(seed))
+    fake = propose(labels if labels is not None else len(real))
+    logits = torch.cat([networks.logit(real, labels), networks.logit(fake, labels)]).double()
+    probability = torch.sigmoid(logits).numpy()
+    target = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).numpy()
+    return {
+        "log_loss": log_loss(probability, target),
+        "calibration_error": calibration_error(probability, target),
+    }

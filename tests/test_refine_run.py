@@ -1,0 +1,122 @@
+"""Refined sampling of a trained run, through the API and the command line, and the calibration
+phase that trains D alone against G."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import gankit
+from gankit.cli import main
+from gankit.config import load_config
+from gankit.data import load_data
+from gankit.nets import build_discriminator, build_generator
+from gankit.run import Run
+from gankit.sampling import METHODS, RefineSettings
+
+TINY = [
+    "steps=300",
+    "batch_size=64",
+    "log_every=50",
+    "eval_every=300",
+    "eval_samples=500",
+    "progress=false",
+    "tensorboard=false",
+    "generator.hidden=32,32",
+    "discriminator.hidden=32,32",
+]
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("refine") / "ring"
+    assert main(["train", "--out", str(out), "data=ring8", *TINY]) == 0
+    return out
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_returns_exactly_n_samples(ring_run, tmp_path, method, capsys) -> None:
+    out = tmp_path / f"{method}.npy"
+    argv = ["sample", str(ring_run), "-n", "333", "-o", str(out), "--refine", method]
+    assert main(argv) == 0
+    assert np.load(out).shape == (333, 2)
+    printed = capsys.readouterr().out.splitlines()
+    if method != "none":
+        report = json.loads(printed[-1])
+        assert report["method"] == method and 0 < report["acceptance_rate"] <= 1
+        assert report["samples_per_second"] > 0 and report["plain_samples_per_second"] > 0
+
+
+def test_rejection_raises_the_share_of_high_quality_samples(ring_run) -> None:
+    run = gankit.load(ring_run)
+    plain = run.evaluate()
+    refined = run.evaluate(refine="drs")
+    assert refined["high_quality"] > plain["high_quality"]
+    assert refined["scored"] == "500 samples of G refined by drs, seed 0"
+    assert 0 < refined["refine/acceptance_rate"] < 1
+
+
+def test_the_calibration_phase_lowers_d_held_out_log_loss(ring_run, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(ring_run, run_dir)
+    assert main(["refine-d", str(run_dir), "--steps", "300"]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["refine_d/log_loss"] < summary["refine_d/log_loss_before"]
+    run = gankit.load(run_dir)
+    assert run.refined_discriminator is not None  # kept beside the run's D, used to refine
+    before = torch.cat([p.flatten() for p in run.discriminator.parameters()])
+    after = torch.cat([p.flatten() for p in run.refined_discriminator.parameters()])
+    assert not torch.equal(before, after)
+
+
+def test_conditional_refinement_keeps_the_classes_asked_for() -> None:
+    config = load_config(overrides=["data=digits", "progress=false"])
+    data = load_data(config)
+    classes = data.num_classes
+    generator = build_generator(config, data.shape, classes)
+    discriminator = build_discriminator(config, data.shape, classes)
+    run = Run(config, data.standardizer, generator, discriminator, data=data)
+    settings = RefineSettings(burn_in=200, chain=3, steps=2)
+    for method in ("drs", "mh", "langevin"):
+        images, labels = run.generate(25, seed=1, refine=method, settings=settings)
+        assert images.shape == (25, *data.shape)
+        assert torch.equal(labels, torch.arange(25) % classes)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--refine", "magic"], "unknown refinement 'magic'"),
+        (["--refine", "drs", "--percentile", "100"], "percentile must be in (0, 100)"),
+        (["--refine", "mh", "--chain", "0"], "chain length must be at least 1"),
+        (["--refine", "langevin", "--step-size", "-1"], "step size must be positive"),
+    ],
+)
+def test_bad_refinement_settings_exit_2_and_write_nothing(
+    ring_run, tmp_path, extra, message, capsys
+) -> None:
+    out = tmp_path / "s.npy"
+    assert main(["sample", str(ring_run), "-n", "10", "-o", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_packed_d_cannot_refine(tmp_path, capsys) -> None:
+    run = tmp_path / "packed"
+    assert main(["train", "--out", str(run), "data=ring8", *TINY, "steps=20", "pack=2"]) == 0
+    out = tmp_path / "s.npy"
+    assert main(["sample", str(run), "-n", "10", "-o", str(out), "--refine", "drs"]) == 2
+    assert "judges 2 samples at once" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_hinge_d_needs_the_calibration_phase_for_drs(tmp_path, capsys) -> None:
+    run = tmp_path / "hinge"
+    assert main(["train", "--out", str(run), "data=ring8", *TINY, "steps=20", "loss=hinge"]) == 0
+    out = tmp_path / "s.npy"
+    assert main(["sample", str(run), "-n", "10", "-o", str(out), "--refine", "drs"]) == 2
+    assert "gankit refine-d" in capsys.readouterr().err
+    assert main(["sample", str(run), "-n", "10", "-o", str(out), "--refine", "mh"]) == 0

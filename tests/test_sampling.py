@@ -1,0 +1,147 @@
+"""Samples corrected by D: with the exact D* of a 1D problem, every method turns G's samples
+into samples of p_data, which plain G's are not."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from gankit.config import NoiseConfig
+from gankit.errors import GankitError
+from gankit.sampling import RefineSettings
+from gankit.sampling.calibration import calibration_error, fit_calibration
+from gankit.sampling.langevin import latent_langevin
+from gankit.sampling.metropolis import metropolis_hastings
+from gankit.sampling.rejection import discriminator_rejection
+from gankit.theory.problems import BIMODAL
+
+N = 2000
+SCALE = 2.0  # G(z) = 2 z: p_g = N(0, 2^2), wide enough to cover both modes of p_data
+NOISE = NoiseConfig(dim=1)
+
+
+def generator(z: torch.Tensor, labels=None) -> torch.Tensor:
+    return SCALE * z
+
+
+def exact_logit(x: torch.Tensor, labels=None) -> torch.Tensor:
+    """l*(x) = log p_data(x) - log p_g(x), the logit of D*."""
+    log_p_g = torch.distributions.Normal(0.0, SCALE).log_prob(x[:, 0].double())
+    return (BIMODAL.log_prob(x.double()) - log_p_g).float()
+
+
+def propose_from(rng: torch.Generator):
+    def propose(wanted):
+        count = wanted if isinstance(wanted, int) else len(wanted)
+        return generator(torch.randn(count, 1, generator=rng))
+
+    return propose
+
+
+def data_cdf(x: np.ndarray) -> np.ndarray:
+    means, stds = BIMODAL.means[:, 0].numpy(), BIMODAL.stds[:, 0].numpy()
+    weights = BIMODAL.weights.numpy()
+    return sum(w * stats.norm.cdf(x, m, s) for w, m, s in zip(weights, means, stds, strict=True))
+
+
+def matches_p_data(samples: torch.Tensor) -> bool:
+    """A Kolmogorov-Smirnov test against p_data's exact CDF at the 1% level."""
+    return stats.kstest(samples[:, 0].numpy(), data_cdf).pvalue > 0.01
+
+
+def test_plain_g_fails_the_test_the_methods_pass() -> None:
+    assert not matches_p_data(propose_from(torch.Generator().manual_seed(0))(N))
+
+
+def test_exact_rejection_by_d_star_samples_p_data() -> None:
+    rng = torch.Generator().manual_seed(1)
+    settings = RefineSettings(gamma=0.0)
+    samples, report = discriminator_rejection(
+        propose_from(rng), exact_logit, N, None, rng, settings
+    )
+    assert samples.shape == (N, 1)
+    assert matches_p_data(samples)
+    assert 0 < report["acceptance_rate"] < 1
+
+
+def test_drs_at_a_percentile_accepts_more_and_moves_toward_p_data() -> None:
+    rng = torch.Generator().manual_seed(2)
+    exact = discriminator_rejection(
+        propose_from(rng), exact_logit, N, None, rng, RefineSettings(gamma=0.0)
+    )[1]
+    samples, report = discriminator_rejection(
+        propose_from(rng), exact_logit, N, None, rng, RefineSettings(percentile=50)
+    )
+    assert report["acceptance_rate"] > exact["acceptance_rate"]
+    plain = propose_from(rng)(N)
+    distance = stats.kstest(samples[:, 0].numpy(), data_cdf).statistic
+    assert distance < stats.kstest(plain[:, 0].numpy(), data_cdf).statistic / 2
+
+
+def test_metropolis_hastings_from_real_starts_samples_p_data() -> None:
+    rng = torch.Generator().manual_seed(3)
+    real = BIMODAL.sample(N, rng).float()
+    samples, report = metropolis_hastings(
+        propose_from(rng), exact_logit, real, N, None, None, rng, RefineSettings(chain=20)
+    )
+    assert samples.shape == (N, 1)
+    assert matches_p_data(samples)
+    assert not any((samples == r).all() for r in real[:50])  # G's samples, not the real starts
+    assert 0 < report["acceptance_rate"] < 1
+
+
+def test_langevin_on_the_noise_samples_p_data() -> None:
+    rng = torch.Generator().manual_seed(4)
+    settings = RefineSettings(steps=300, step_size=0.05, metropolis=True)
+    samples, report = latent_langevin(generator, exact_logit, NOISE, N, None, rng, settings)
+    assert samples.shape == (N, 1)
+    assert matches_p_data(samples)
+    assert 0.5 < report["acceptance_rate"] <= 1
+
+
+def test_conditional_refinement_keeps_each_class() -> None:
+    """Class c's proposals come from N(4c, 1); a method must return each position's class."""
+    rng = torch.Generator().manual_seed(5)
+    labels = torch.arange(300) % 3
+
+    def propose(wanted):
+        return (4.0 * wanted.float() + torch.randn(len(wanted), generator=rng))[:, None]
+
+    def logit(x, wanted):
+        return -((x[:, 0] - 4.0 * wanted.float()) ** 2)  # prefers each class's centre
+
+    for samples, _ in (
+        discriminator_rejection(propose, logit, 300, labels, rng, RefineSettings(burn_in=300)),
+        metropolis_hastings(
+            propose, logit, propose(labels), 300, labels, labels, rng, RefineSettings()
+        ),
+    ):
+        assert ((samples[:, 0] - 4.0 * labels.float()).abs() < 4).all()
+
+
+def test_calibration_fixes_an_overconfident_d() -> None:
+    rng = torch.Generator().manual_seed(6)
+    real = 5 * (torch.randn(4000, generator=rng) + 0.5)  # true logit: x / 5, shown five times
+    fake = 5 * (torch.randn(4000, generator=rng) - 0.5)
+    for method in ("isotonic", "logistic"):
+        calibrate, quality = fit_calibration(real, fake, method)
+        assert quality["log_loss_calibrated"] < quality["log_loss_raw"]
+        assert quality["calibration_error_calibrated"] < 0.05 < quality["calibration_error_raw"]
+        assert torch.isfinite(calibrate(torch.tensor([-1e3, 0.0, 1e3]))).all()
+    probabilities = np.array([0.9, 0.9, 0.1, 0.1])
+    assert calibration_error(probabilities, np.array([1, 1, 0, 0])) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (RefineSettings(percentile=0), "percentile must be in \\(0, 100\\)"),
+        (RefineSettings(percentile=100), "percentile must be in \\(0, 100\\)"),
+        (RefineSettings(chain=0), "chain length must be at least 1"),
+        (RefineSettings(step_size=0), "step size must be positive"),
+        (RefineSettings(steps=0), "steps must be at least 1"),
+    ],
+)
+def test_bad_settings_are_refused_in_one_line(settings, message) -> None:
+    with pytest.raises(GankitError, match=message):
+        settings.check()
