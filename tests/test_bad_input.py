@@ -20,6 +20,7 @@ from gankit.config import Config
 SMALL = [
     "steps=2",
     "batch_size=8",
+    "pack=1",
     "eval_samples=20",
     "generator.hidden=4",
     "discriminator.hidden=4",

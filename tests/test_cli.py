@@ -106,7 +106,8 @@ def test_an_existing_run_folder_is_never_overwritten_unless_asked(run_dir, capsy
     ("argv", "message"),
     [
         (["train", "data=nowhere"], "unknown data 'nowhere'"),
-        (["train", "data=missing.csv"], "data file 'missing.csv' not found"),
+        (["train", "data=missing.npy"], "data file 'missing.npy' not found"),
+        (["train", "data=missing.csv"], "table file 'missing.csv' not found"),
         (["train", "generator.widths=3"], "unknown config key 'generator.widths'"),
         (["train", "steps=many"], "config key 'steps' expects an integer"),
         (["train", "--config", "no-such.yaml"], "config file 'no-such.yaml' not found"),

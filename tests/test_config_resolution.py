@@ -7,11 +7,12 @@ import yaml
 from gankit.cli import main
 from gankit.config import BUILT_IN_DATA, KIND_DEFAULTS, data_kind, load_config
 from gankit.data import IMAGE_SETS, MIXTURES
+from gankit.data.tables import BUILT_IN_TABLES
 from gankit.errors import ConfigError
 
 
 def test_every_built_in_name_is_loaded_by_the_data_layer() -> None:
-    assert set(BUILT_IN_DATA) == set(MIXTURES) | set(IMAGE_SETS)
+    assert set(BUILT_IN_DATA) == set(MIXTURES) | set(IMAGE_SETS) | set(BUILT_IN_TABLES)
 
 
 def test_images_get_the_image_defaults_and_vectors_the_mixtures(tmp_path) -> None:

@@ -32,7 +32,7 @@ def test_mixture1d_takes_its_settings_from_the_config() -> None:
     assert data.density.weights.tolist() == [0.25, 0.75]
 
 
-@pytest.mark.parametrize("suffix", [".npy", ".npz", ".csv"])
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
 def test_user_vectors_load_from_every_format(tmp_path, suffix) -> None:
     array = np.random.default_rng(0).normal(5.0, 3.0, size=(200, 3)).astype(np.float32)
     path = tmp_path / f"data{suffix}"
@@ -40,8 +40,6 @@ def test_user_vectors_load_from_every_format(tmp_path, suffix) -> None:
         np.save(path, array)
     elif suffix == ".npz":
         np.savez(path, x=array, labels=np.zeros(200))
-    else:
-        np.savetxt(path, array, delimiter=",", header="a,b,c", comments="")
     data = load_data(load_config(overrides=[f"data={path}"]))
     assert data.dim == 3
     assert np.allclose(data.points.numpy(), array, atol=1e-5)

@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file: .npy, .npz or .csv; for images also a folder (PNG files)",
     )
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    sample.add_argument(
+        "--condition",
+        metavar="COLUMN=VALUE[,VALUE...]",
+        help="tables: only rows with these values of a categorical column",
+    )
+    sample.add_argument(
+        "--proportions", metavar="P[,P...]", help="with --condition: the share of each value"
+    )
     _add_refine_options(sample)
 
     evaluate = commands.add_parser("evaluate", help="score a run's samples against its data")
@@ -336,12 +344,35 @@ def _sample(args: argparse.Namespace) -> int:
 
     check_suffix(args.out)  # before the run is read: a typo answers at once
     settings = _refine_settings(args)
+    condition = _condition(args.condition, args.proportions)
     run = load(args.run)
-    path = run.save_samples(args.out, args.n, seed=args.seed, refine=args.refine, settings=settings)
+    path = run.save_samples(
+        args.out, args.n, args.seed, refine=args.refine, settings=settings, condition=condition
+    )
     print(f"wrote {args.n} samples to {path}")
     if run.refinement:
         print(json.dumps(run.refinement))
     return 0
+
+
+def _condition(text: str | None, proportions: str | None) -> dict | None:
+    """``--condition species=Adelie,Gentoo --proportions 0.5,0.5`` as ``Run.sample`` takes it."""
+    if text is None:
+        if proportions is not None:
+            raise GankitError("--proportions goes with --condition COLUMN=VALUE,VALUE")
+        return None
+    column, sep, values = text.partition("=")
+    if not sep or not column or not values:
+        raise GankitError(f"--condition {text!r}: write COLUMN=VALUE, e.g. species=Adelie")
+    condition: dict = {column: [v.strip() for v in values.split(",")]}
+    if proportions is not None:
+        try:
+            condition["proportions"] = [float(p) for p in proportions.split(",")]
+        except ValueError:
+            raise GankitError(
+                f"--proportions {proportions!r}: write numbers, e.g. 0.5,0.5"
+            ) from None
+    return condition
 
 
 def _refine_d(args: argparse.Namespace) -> int:

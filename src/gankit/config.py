@@ -43,13 +43,18 @@ def setting(
     return field(default=default, metadata={k: v for k, v in bounds.items() if v is not None})
 
 
-DataKind = Literal["vectors", "images", "labelled images"]
+DataKind = Literal["vectors", "images", "labelled images", "tables"]
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 
 BUILT_IN_DATA: dict[str, DataKind] = {
     "ring8": "vectors",
     "grid25": "vectors",
     "mixture1d": "vectors",
     "digits": "labelled images",
+    "penguins": "tables",
+    "fair": "tables",
+    "breast_cancer": "tables",
 }
 """The names ``data`` takes for built-in sets (:mod:`gankit.data` loads each), and their kind."""
 
@@ -70,6 +75,24 @@ KIND_DEFAULTS: dict[DataKind, dict[str, Any]] = {
     "vectors": {},  # Config's own defaults are the mixtures' (PacGAN's protocol)
     "images": _IMAGE_DEFAULTS,
     "labelled images": {**_IMAGE_DEFAULTS, "conditional": True},
+    "tables": {
+        # CTGAN's networks and packing, conditioned on a (column, category) pair when the table
+        # has categorical columns; this project's objective with a light R1.
+        "model": "tabular",
+        "conditional": True,
+        "steps": 2000,
+        "batch_size": 500,
+        "pack": 10,
+        "r1": 0.1,
+        "noise.dim": 128,
+        "generator.hidden": [256, 256],
+        "discriminator.hidden": [256, 256],
+        "generator.lr": 2e-4,
+        "discriminator.lr": 2e-4,
+        "generator.betas": [0.5, 0.9],
+        "discriminator.betas": [0.5, 0.9],
+        "eval_every": 1000,
+    },
 }
 """Defaults for each kind of data, over :class:`Config`'s and under everything a user sets."""
 
@@ -81,6 +104,20 @@ UNUSED_SETTINGS: dict[str, tuple[str, ...]] = {
         "discriminator.spectral_norm",
         "image",
         "augment",
+        "table",
+    ),
+    "tabular": (
+        "generator.width",
+        "discriminator.width",
+        "generator.activation",
+        "generator.batch_norm",
+        "generator.spectral_norm",
+        "discriminator.activation",
+        "discriminator.batch_norm",
+        "discriminator.spectral_norm",
+        "image",
+        "augment",
+        "mixture",
     ),
     "dcgan": (
         "generator.hidden",
@@ -91,6 +128,7 @@ UNUSED_SETTINGS: dict[str, tuple[str, ...]] = {
         "discriminator.activation",
         "discriminator.batch_norm",
         "mixture",
+        "table",
     ),
     "resnet": (
         "generator.hidden",
@@ -102,6 +140,7 @@ UNUSED_SETTINGS: dict[str, tuple[str, ...]] = {
         "discriminator.batch_norm",
         "discriminator.spectral_norm",  # always on: every layer of its D is spectral-normalised
         "mixture",
+        "table",
     ),
 }
 """The settings (or whole sections) each model ignores: changing one is refused."""
@@ -109,10 +148,13 @@ UNUSED_SETTINGS: dict[str, tuple[str, ...]] = {
 
 def data_kind(data: str) -> DataKind:
     """The kind of data ``data`` names: a built-in set, or a path (a folder or an .npz holding
-    ``images`` is images, labelled when it has class subfolders or ``labels``)."""
+    ``images`` is images, labelled when it has class subfolders or ``labels``; a .csv, .tsv or
+    .parquet file is a table)."""
     if data in BUILT_IN_DATA:
         return BUILT_IN_DATA[data]
     path = Path(data)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return "tables"
     if path.is_dir():
         classes = any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
         return "labelled images" if classes else "images"
@@ -131,10 +173,11 @@ def data_kind(data: str) -> DataKind:
 
 
 def model_for(model: str, kind: DataKind) -> str:
-    """The model ``model=auto`` means for data of ``kind``: an MLP for vectors, else DCGAN."""
+    """The model ``model=auto`` means for data of ``kind``: an MLP for vectors, the tabular
+    networks for tables, DCGAN for images."""
     if model != "auto":
         return model
-    return "mlp" if kind == "vectors" else "dcgan"
+    return {"vectors": "mlp", "tables": "tabular"}.get(kind, "dcgan")
 
 
 @dataclass
@@ -187,6 +230,26 @@ class ImageConfig:
 
 
 @dataclass
+class TableConfig:
+    """Tables: how columns are read and modelled (CTGAN's mode-specific normalisation).
+
+    Column kinds are inferred (strings, booleans and integer columns with at most
+    ``max_categories`` distinct values: categorical; floats: continuous; other integers:
+    continuous with integer values) unless named here. ``target`` is the column a downstream
+    model predicts: the held-out split is stratified by it.
+    """
+
+    categorical: list[str] = field(default_factory=list)
+    continuous: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    target: str = ""
+    holdout: float = setting(0.2, gt=0, lt=1)
+    max_categories: int = setting(50, ge=2)
+    modes: int = setting(10, ge=1)
+    fit_rows: int = setting(5000, ge=10)
+
+
+@dataclass
 class AugmentConfig:
     """Differentiable augmentation of every image D sees, and the ADA rule that tunes its p."""
 
@@ -209,7 +272,7 @@ class Config:
     d_steps: int = setting(1, ge=1)
     pack: int = setting(1, ge=1)
     loss: Literal["nonsaturating", "minimax", "hinge", "wgan-gp", "lsgan"] = "nonsaturating"
-    model: Literal["auto", "mlp", "dcgan", "resnet"] = "auto"
+    model: Literal["auto", "mlp", "dcgan", "resnet", "tabular"] = "auto"
     conditional: bool = False
     ema: float = setting(0.999, ge=0, lt=1)
     r1: float = setting(1.0, ge=0)
@@ -222,6 +285,7 @@ class Config:
     discriminator: NetworkConfig = field(default_factory=NetworkConfig)
     mixture: MixtureConfig = field(default_factory=MixtureConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
+    table: TableConfig = field(default_factory=TableConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     eval_every: int = setting(4000, ge=1)
     eval_samples: int = setting(2500, ge=1)
@@ -485,11 +549,11 @@ def _convert(value: Any, kind: Any, dotted: str, from_text: bool) -> Any:
             raise fail("a finite number")
         return number
     if kind is str:
-        if isinstance(value, str) and value:
-            return value
-        if from_text and value:
+        if isinstance(value, str):
+            return value  # may be empty: "" is "none" for table.target; data is checked apart
+        if from_text and value is not None:
             return str(value)
-        raise fail("a non-empty string")
+        raise fail("a string")
     raise TypeError(f"unsupported config type {kind}")
 
 
@@ -509,6 +573,8 @@ def validate(config: Any, prefix: str = "") -> None:
         _check_mixture(config, prefix)
     if isinstance(config, ImageConfig):
         _check_image(config, prefix)
+    if isinstance(config, Config) and not config.data:
+        raise ConfigError("config key 'data' needs a built-in name or a path, e.g. data=ring8")
     if isinstance(config, Config) and config.batch_size % config.pack:
         raise ConfigError(
             f"batch_size ({config.batch_size}) must be a multiple of pack "

@@ -24,6 +24,14 @@ def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return real_term + fake_term
 
 
+def conditional_cross_entropy(rows: Tensor, labels: Tensor, slots: Tensor) -> Tensor:
+    """-E_z[log G(z, c)_slot(c)]: the cross-entropy between G's one-hot output for the column of
+    condition c and c's category (CTGAN's term that makes G honour its condition). ``slots[c]`` is
+    the position of c's category in a row; G's (Gumbel-)softmax output there is its probability."""
+    chosen = rows.gather(1, slots[labels][:, None]).squeeze(1)
+    return -torch.log(chosen.clamp_min(1e-8)).mean()  # -log p, p a softmax output, not D's
+
+
 def minimax_generator_loss(fake_logits: Tensor) -> Tensor:
     """L_G = E_z[log(1 - D(G(z)))], the generator's side of the minimax game."""
     return -softplus(fake_logits).mean()  # E_z[log(1 - D(G(z)))]

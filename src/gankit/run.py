@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from gankit.config import Config, load_config
 from gankit.data import ImageData, load_data
+from gankit.data.table_transformer import TableTransformer
 from gankit.data.vectors import Standardizer, VectorData
 from gankit.errors import GankitError
 from gankit.evaluation import Evaluator, evaluation_noise, generate
@@ -45,6 +46,7 @@ class Run:
         shape: tuple[int, ...] | None = None,
         classes: list[str] | None = None,
         refined_discriminator: nn.Module | None = None,
+        transformer: TableTransformer | None = None,
     ) -> None:
         self.config = config
         self.standardizer = standardizer
@@ -56,10 +58,16 @@ class Run:
         self.classes = list(classes if classes is not None else getattr(data, "classes", []))
         self.refined_discriminator = refined_discriminator
         self.refinement: dict[str, Any] = {}  # what the last refined sampling cost
+        # A table's encoding: rows to and from what G makes.
+        self.transformer = transformer or getattr(data, "transformer", None)
 
     @property
     def is_images(self) -> bool:
         return len(self.shape) == 3
+
+    @property
+    def is_table(self) -> bool:
+        return self.transformer is not None
 
     @property
     def num_classes(self) -> int:
@@ -74,40 +82,100 @@ class Run:
         return self._data
 
     def generate(
-        self, n: int, seed: int = 0, refine: str = "none", settings: RefineSettings | None = None
+        self,
+        n: int,
+        seed: int = 0,
+        refine: str = "none",
+        settings: RefineSettings | None = None,
+        condition: dict[str, Any] | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """n outputs G(z) as the networks see them, and for a conditional G the classes asked
-        for: each class in turn (0, 1, ..., K-1, 0, ...).
+        for: each class in turn (0, 1, ..., K-1, 0, ...); for a table, conditions as the data has
+        them, or those of ``condition`` (see :meth:`sample`).
 
         ``refine``: correct G's samples by D (:mod:`gankit.sampling`): ``drs``, ``mh`` or
         ``langevin``; what it cost is then in :attr:`refinement`.
         """
         if n < 1:
             raise GankitError(f"the number of samples must be at least 1; got {n}")
+        data = self.data if self.is_table else None
+        z, labels = evaluation_noise(self.config, self.num_classes, seed, n, data=data)
+        if condition:
+            labels = self._condition_labels(condition, n, seed)
         if refine == "none":
-            z, labels = evaluation_noise(self.config, self.num_classes, seed, n)
-            return generate(self.generator, z, labels), labels
-        settings = settings or RefineSettings()
-        out, labels, self.refinement = sample_refined(
-            self._networks(), self.data, n, seed, refine, settings
-        )
+            out = generate(self.generator, z, labels, seed)
+        else:
+            out, labels, self.refinement = sample_refined(
+                self._networks(), self.data, n, seed, refine, settings or RefineSettings(), labels
+            )
+        if condition:  # G made the rows given each value; the value itself is set exactly
+            out = self.data.impose(out, labels)
         return out, labels
 
-    def sample(
-        self, n: int, seed: int = 0, refine: str = "none", settings: RefineSettings | None = None
-    ) -> np.ndarray:
-        """n samples G(z) in data units, float32; the same seed gives the same samples.
+    def _condition_labels(self, condition: dict[str, Any], n: int, seed: int) -> Tensor:
+        """Each row's condition for ``{column: value or [values], "proportions": [...]}``: the
+        values in the given proportions (equal by default), exactly n rows."""
+        if not self.is_table or not self.num_classes:
+            raise GankitError(
+                "--condition takes a table run with categorical columns; this run has none"
+            )
+        wanted = {k: v for k, v in condition.items() if k != "proportions"}
+        if len(wanted) != 1:
+            raise GankitError("condition on one column, e.g. --condition species=Adelie")
+        ((column, values),) = wanted.items()
+        values = [str(v) for v in (values if isinstance(values, list | tuple) else [values])]
+        columns = sorted({c for c, _ in self.data.conditions})
+        if column not in columns:
+            raise GankitError(
+                f"cannot condition on {column!r}; categorical columns: {', '.join(columns)}"
+            )
+        known = [category for c, category in self.data.conditions if c == column]
+        for value in values:
+            if value not in known:
+                raise GankitError(
+                    f"{column}={value!r} was never seen in training; {column} takes "
+                    + ", ".join(known)
+                )
+        proportions = condition.get("proportions") or [1.0] * len(values)
+        if len(proportions) != len(values) or min(proportions) < 0 or sum(proportions) <= 0:
+            raise GankitError(
+                f"give one non-negative proportion per value ({len(values)}), e.g. 0.5,0.5"
+            )
+        shares = torch.tensor(proportions, dtype=torch.float64) / sum(proportions)
+        counts = (shares * n).floor().long()
+        counts[: n - int(counts.sum())] += 1  # exactly n rows
+        indices = [self.data.conditions.index((column, value)) for value in values]
+        labels = torch.cat([torch.full((int(k),), i) for k, i in zip(counts, indices, strict=True)])
+        return labels[torch.randperm(n, generator=torch.Generator().manual_seed(seed))]
 
-        Vectors: (n, d). Images: (n, H, W) grey or (n, H, W, 3) colour, in the data's pixel
-        range (0..16 for digits, 0..255 for PNG/JPEG folders). ``refine``: see :meth:`generate`.
+    def sample(
+        self,
+        n: int,
+        seed: int = 0,
+        refine: str = "none",
+        settings: RefineSettings | None = None,
+        condition: dict[str, Any] | None = None,
+    ) -> Any:
+        """n samples G(z) in data units; the same seed gives the same samples.
+
+        Vectors: (n, d) float32. Images: (n, H, W) grey or (n, H, W, 3) colour, in the data's
+        pixel range (0..16 for digits, 0..255 for PNG/JPEG folders). Tables: a DataFrame with the
+        training table's columns and dtypes; ``condition={"species": "Adelie"}`` (or a list of
+        values, with ``"proportions": [...]``) draws only rows of those values, natively (no
+        rejection). ``refine``: see :meth:`generate`.
         """
-        return self.sample_labelled(n, seed, refine, settings)[0]
+        return self.sample_labelled(n, seed, refine, settings, condition)[0]
 
     def sample_labelled(
-        self, n: int, seed: int = 0, refine: str = "none", settings: RefineSettings | None = None
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+        self,
+        n: int,
+        seed: int = 0,
+        refine: str = "none",
+        settings: RefineSettings | None = None,
+        condition: dict[str, Any] | None = None,
+    ) -> tuple[Any, np.ndarray | None]:
         """:meth:`sample`, and the class of each sample for a conditional G (else None)."""
-        out, labels = self.generate(n, seed, refine, settings)
+        out, labels = self.generate(n, seed, refine, settings, condition)
         return self._to_data_units(out), None if labels is None else labels.numpy()
 
     def refine_discriminator(self, steps: int = 2000, seed: int = 0) -> dict[str, Any]:
@@ -132,8 +200,11 @@ class Run:
         discriminator = self.refined_discriminator if refined else self.discriminator
         return Networks(self.config, self.generator, discriminator, self.num_classes, refined)
 
-    def _to_data_units(self, out: Tensor) -> np.ndarray:
-        """G's outputs as samples: (n, d) vectors, or images (n, H, W[, 3]) in pixel units."""
+    def _to_data_units(self, out: Tensor) -> Any:
+        """G's outputs as samples: (n, d) vectors, images (n, H, W[, 3]) in pixel units, or a
+        table's rows as a DataFrame."""
+        if self.is_table:
+            return self.transformer.inverse_transform(out.numpy())
         if self.is_images:
             out = out.clamp(-1, 1).permute(0, 2, 3, 1)
             out = out[..., 0] if out.shape[-1] == 1 else out
@@ -178,10 +249,10 @@ class Run:
             return evaluator(self.generator)
         scored = f"{len(samples)} given samples"
         if not self.is_images:
-            if samples.ndim != 2 or samples.shape[1] != self.data.dim:
+            if samples.ndim != 2 or samples.shape[1] != self.shape[0]:
                 raise GankitError(
                     f"samples have shape {samples.shape}; this run's data has "
-                    f"{self.data.dim} features per row"
+                    f"{self.shape[0]} features per row"
                 )
             return evaluator.score(torch.from_numpy(np.asarray(samples, np.float32)), None, scored)
         samples = np.asarray(samples, np.float32)
@@ -206,10 +277,17 @@ class Run:
         seed: int = 0,
         refine: str = "none",
         settings: RefineSettings | None = None,
+        condition: dict[str, Any] | None = None,
     ) -> Path:
         """Write n samples to ``path``, as ``gankit sample`` does: .npy, .npz or .csv for
-        vectors; .npy, .npz or a folder of PNG files (a subfolder per class) for images."""
+        vectors; .npy, .npz or a folder of PNG files (a subfolder per class) for images; .csv,
+        .tsv or .parquet for tables (``condition``: see :meth:`sample`)."""
         path = Path(path)
+        if self.is_table:
+            sample_files.check_table_target(path)
+            rows = self.sample(n, seed, refine, settings, condition)
+            sample_files.write_table(path, rows)
+            return path
         sample_files.check_target(path, self.is_images)
         if not self.is_images:
             sample_files.write_vectors(path, self.sample(n, seed, refine, settings))
@@ -226,6 +304,8 @@ class Run:
         path = Path(path)
         if self.is_images:
             return sample_files.read_images(path, self.standardizer, self.classes)
+        if self.is_table:
+            return self.transformer.transform(sample_files.read_table_samples(path)), None
         return sample_files.read_vectors(path), None
 
     def _folder(self) -> Path:
@@ -244,14 +324,16 @@ class Run:
         tensors |= {"data.mean": self.standardizer.mean, "data.std": self.standardizer.std}
         if self.is_images:
             tensors["data.shape"] = torch.tensor(self.shape)
-        weights = save(
-            {k: v.contiguous() for k, v in tensors.items()},
-            metadata={
-                "format": "gankit",
-                "data": self.config.data,
-                "classes": json.dumps(self.classes),
-            },
-        )
+        metadata = {
+            "format": "gankit",
+            "data": self.config.data,
+            "classes": json.dumps(self.classes),
+        }
+        if self.is_table:  # the encoding, as arrays and JSON: never pickle
+            arrays, info = self.transformer.state()
+            tensors |= {f"table.{k}": torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}
+            metadata["table"] = json.dumps(info)
+        weights = save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
         write_atomically(directory / run_folder.WEIGHTS, weights)
         self.directory = directory
 
@@ -286,8 +368,15 @@ class Run:
             shape = (int(tensors["data.mean"].numel()) if "data.mean" in tensors else 0,)
         classes = json.loads(metadata.get("classes", "[]"))
         num_classes = len(classes) if config.conditional else 0
-        generator = build_generator(config, shape, num_classes)
-        discriminator = build_discriminator(config, shape, num_classes)
+        transformer = spans = None
+        if "table" in metadata:
+            arrays = {
+                k[len("table.") :]: v.numpy() for k, v in tensors.items() if k.startswith("table.")
+            }
+            transformer = TableTransformer.from_state(arrays, json.loads(metadata["table"]))
+            spans = [(span.size, span.activation) for span in transformer.spans]
+        generator = build_generator(config, shape, num_classes, spans)
+        discriminator = build_discriminator(config, shape, num_classes, spans)
         try:
             generator.load_state_dict(_part(tensors, "generator."))
             discriminator.load_state_dict(_part(tensors, "discriminator."))
@@ -300,7 +389,7 @@ class Run:
             ) from None
         refined = None
         if (directory / run_folder.REFINED_D).is_file():
-            refined = build_discriminator(config, shape, num_classes)
+            refined = build_discriminator(config, shape, num_classes, spans)
             _load_weights(refined, directory / run_folder.REFINED_D)
         return cls(
             config,
@@ -311,6 +400,7 @@ class Run:
             shape=shape,
             classes=classes,
             refined_discriminator=refined,
+            transformer=transformer,
         )
 
     def write_summary(self, summary: dict[str, Any]) -> None:

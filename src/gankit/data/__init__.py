@@ -1,5 +1,6 @@
-"""Data sources, chosen by name: built-in mixtures with exact densities, built-in images, or
-the user's own vectors (.npy/.npz/.csv) or images (a folder, or an .npz holding ``images``)."""
+"""Data sources, chosen by name: built-in mixtures with exact densities, built-in images and
+tables, or the user's own vectors (.npy/.npz), images (a folder, or an .npz holding ``images``)
+or tables (.csv/.tsv/.parquet)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from gankit.config import BUILT_IN_DATA, Config
+from gankit.config import BUILT_IN_DATA, Config, data_kind
 from gankit.data.arrays import VECTOR_SUFFIXES, load_vectors
 from gankit.data.digits import load_digits
 from gankit.data.image_files import (
@@ -19,6 +20,7 @@ from gankit.data.image_files import (
 )
 from gankit.data.images import ImageData, prepare_images
 from gankit.data.mixtures import GaussianMixture, grid, mixture1d, ring
+from gankit.data.tables import BUILT_IN_TABLES, TableData, load_table
 from gankit.data.vectors import Standardizer, VectorData
 from gankit.errors import DataError
 
@@ -30,11 +32,13 @@ MIXTURES: dict[str, Callable[[Config], GaussianMixture]] = {
 
 IMAGE_SETS: dict[str, Callable[[], RawImages]] = {"digits": load_digits}
 # config.BUILT_IN_DATA names each of these, so that the config knows a built-in name's kind.
-assert set(MIXTURES) | set(IMAGE_SETS) == set(BUILT_IN_DATA)
+assert set(MIXTURES) | set(IMAGE_SETS) | set(BUILT_IN_TABLES) == set(BUILT_IN_DATA)
 
 
-def load_data(config: Config) -> VectorData | ImageData:
+def load_data(config: Config) -> VectorData | ImageData | TableData:
     """The data named by ``config.data``: a built-in name, or a path to the user's own data."""
+    if config.data in BUILT_IN_TABLES or data_kind(config.data) == "tables":
+        return load_table(config)
     if config.data in IMAGE_SETS:
         return prepare_images(config.data, IMAGE_SETS[config.data](), config.image)
     if config.data in MIXTURES:
@@ -58,14 +62,18 @@ def load_data(config: Config) -> VectorData | ImageData:
             )
         return VectorData(path.stem, standardizer, points=points)
     raise DataError(
-        f"unknown data {config.data!r}; use one of {', '.join([*MIXTURES, *IMAGE_SETS])} or "
-        "a path to a .npy, .npz or .csv file, or to a folder of images"
+        f"unknown data {config.data!r}; use one of {', '.join(BUILT_IN_DATA)} or a path to a "
+        ".npy or .npz file of vectors, a .csv, .tsv or .parquet table, or a folder of images"
     )
 
 
-def class_count(config: Config, data: VectorData | ImageData) -> int:
-    """K, the classes a conditional GAN on ``data`` is conditioned on; 0 when unconditional."""
-    if not config.conditional:
+def class_count(config: Config, data: VectorData | ImageData | TableData) -> int:
+    """K, the classes a conditional GAN on ``data`` is conditioned on; 0 when unconditional.
+
+    For a table, K counts the (categorical column, category) pairs; a table with no categorical
+    column trains unconditionally.
+    """
+    if not config.conditional or (isinstance(data, TableData) and data.num_classes == 0):
         return 0
     if data.num_classes == 0:
         raise DataError(
@@ -81,6 +89,7 @@ __all__ = [
     "GaussianMixture",
     "ImageData",
     "Standardizer",
+    "TableData",
     "VectorData",
     "class_count",
     "load_data",

@@ -1,8 +1,10 @@
 """Networks, chosen by name (``model``) and built from the config and the data's shape.
 
 ``mlp`` takes vectors, shape (d,); ``dcgan`` and ``resnet`` take images, shape (C, H, W), and
-are class-conditional (conditional batch norm in G, a projection D) when given classes.
-``auto`` is ``mlp`` for vectors and ``dcgan`` for images.
+are class-conditional (conditional batch norm in G, a projection D) when given classes;
+``tabular`` takes encoded table rows, shape (width,), with G's output heads given by the table
+transformer's ``spans``. ``auto`` is ``mlp`` for vectors, ``dcgan`` for images and ``tabular``
+for tables (the data layer says which: :func:`gankit.config.model_for`).
 """
 
 from __future__ import annotations
@@ -19,53 +21,69 @@ from gankit.nets.layers import check_resolution
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.pack import PackedDiscriminator
 from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator
+from gankit.nets.tabular import TabularDiscriminator, TabularGenerator
 
 Shape = tuple[int, ...]
 
-GENERATORS: dict[str, Callable[[Config, Shape, int], nn.Module]] = {
-    "mlp": lambda config, shape, classes: MLPGenerator(
+Spans = Sequence[tuple[int, str]]
+"""A table row's output heads: (size, "tanh" or "softmax") each."""
+
+GENERATORS: dict[str, Callable[[Config, Shape, int, Spans], nn.Module]] = {
+    "mlp": lambda config, shape, classes, spans: MLPGenerator(
         config.noise.dim,
         shape[0],
         config.generator.hidden,
         config.generator.activation,
         config.generator.batch_norm,
     ),
-    "dcgan": lambda config, shape, classes: DCGANGenerator(
+    "dcgan": lambda config, shape, classes, spans: DCGANGenerator(
         config.noise.dim,
         check_resolution("dcgan", shape, dcgan.SIZES),
         config.generator.width,
         classes,
     ),
-    "resnet": lambda config, shape, classes: ResNetGenerator(
+    "resnet": lambda config, shape, classes, spans: ResNetGenerator(
         config.noise.dim,
         check_resolution("resnet", shape, resnet.SIZES),
         config.generator.width,
         classes,
     ),
+    "tabular": lambda config, shape, classes, spans: TabularGenerator(
+        config.noise.dim, spans, config.generator.hidden, classes
+    ),
 }
 
-DISCRIMINATORS: dict[str, Callable[[Config, Shape, int], nn.Module]] = {
-    "mlp": lambda config, shape, classes: MLPDiscriminator(
+DISCRIMINATORS: dict[str, Callable[[Config, Shape, int, Spans], nn.Module]] = {
+    "mlp": lambda config, shape, classes, spans: MLPDiscriminator(
         shape[0] * config.pack,
         config.discriminator.hidden,
         config.discriminator.activation,
         config.discriminator.batch_norm,
     ),
-    "dcgan": lambda config, shape, classes: DCGANDiscriminator(
+    "dcgan": lambda config, shape, classes, spans: DCGANDiscriminator(
         check_resolution("dcgan", shape, dcgan.SIZES),
         config.discriminator.width,
         classes,
         config.discriminator.spectral_norm,
     ),
-    "resnet": lambda config, shape, classes: ResNetDiscriminator(
+    "resnet": lambda config, shape, classes, spans: ResNetDiscriminator(
         check_resolution("resnet", shape, resnet.SIZES), config.discriminator.width, classes
+    ),
+    "tabular": lambda config, shape, classes, spans: TabularDiscriminator(
+        shape[0], config.discriminator.hidden, classes, config.pack
     ),
 }
 
 
-def resolve_model(config: Config, shape: int | Sequence[int]) -> str:
+def resolve_model(config: Config, shape: int | Sequence[int], spans: Spans | None = None) -> str:
     """The model for data of ``shape``: ``config.model``, checked against the data's kind."""
     images = not isinstance(shape, int) and len(shape) == 3
+    if spans is not None:  # a table
+        if config.model not in ("auto", "tabular"):
+            raise ConfigError(f"model={config.model} does not take tables; use model=tabular")
+        return "tabular"
+    if config.model == "tabular":
+        raise ConfigError("model=tabular takes tables (.csv, .tsv, .parquet); use mlp or auto")
     model = config.model if config.model != "auto" else ("dcgan" if images else "mlp")
     if images and model == "mlp":
         raise ConfigError("model=mlp takes vectors; for image data use model=dcgan or resnet")
@@ -76,19 +94,24 @@ def resolve_model(config: Config, shape: int | Sequence[int]) -> str:
     return model
 
 
-def build_generator(config: Config, shape: int | Sequence[int], num_classes: int = 0) -> nn.Module:
-    """G for data of ``shape`` (d, or (C, H, W)), conditioned on ``num_classes`` classes if > 0."""
-    model = resolve_model(config, shape)
-    return GENERATORS[model](config, _as_tuple(shape), num_classes)
+def build_generator(
+    config: Config, shape: int | Sequence[int], num_classes: int = 0, spans: Spans | None = None
+) -> nn.Module:
+    """G for data of ``shape`` (d, or (C, H, W)), conditioned on ``num_classes`` classes if > 0;
+    ``spans`` for a table."""
+    model = resolve_model(config, shape, spans)
+    return GENERATORS[model](config, _as_tuple(shape), num_classes, spans or ())
 
 
 def build_discriminator(
-    config: Config, shape: int | Sequence[int], num_classes: int = 0
+    config: Config, shape: int | Sequence[int], num_classes: int = 0, spans: Spans | None = None
 ) -> nn.Module:
-    """D, returning logits; packed (PacGAN) when ``config.pack`` > 1 (vectors only)."""
-    model = resolve_model(config, shape)
-    discriminator = DISCRIMINATORS[model](config, _as_tuple(shape), num_classes)
-    return PackedDiscriminator(discriminator, config.pack) if config.pack > 1 else discriminator
+    """D, returning logits; packed (PacGAN) when ``config.pack`` > 1 (vectors and tables)."""
+    model = resolve_model(config, shape, spans)
+    discriminator = DISCRIMINATORS[model](config, _as_tuple(shape), num_classes, spans or ())
+    if config.pack > 1 and model == "mlp":
+        return PackedDiscriminator(discriminator, config.pack)
+    return discriminator
 
 
 def _as_tuple(shape: int | Sequence[int]) -> Shape:
@@ -105,6 +128,8 @@ __all__ = [
     "PackedDiscriminator",
     "ResNetDiscriminator",
     "ResNetGenerator",
+    "TabularDiscriminator",
+    "TabularGenerator",
     "build_discriminator",
     "build_generator",
     "resolve_model",

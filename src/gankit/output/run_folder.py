@@ -8,7 +8,8 @@ A run folder (``gankit train --out RUN``) holds::
     model.safetensors    G (the EMA copy when enabled), D and the data's scaling
     refined_discriminator.safetensors   after ``gankit refine-d``: D trained alone against G
     checkpoints/         step-NNNNNNNN.safetensors, to resume from
-    losses.png, samples.png (and, for images, nearest.png, grids/step_NNNNNN.png)
+    losses.png, samples.png (for images also nearest.png, grids/step_NNNNNN.png; for tables
+        columns.png and associations.png instead, real beside synthetic)
     events.out.tfevents.*  TensorBoard
     .lock                while a process trains, resumes or evaluates the run
 
@@ -46,6 +47,8 @@ LOSSES = "losses.png"
 SAMPLES = "samples.png"
 NEAREST = "nearest.png"
 GRIDS = "grids"
+TABLE_COLUMNS = "columns.png"
+TABLE_PAIRS = "associations.png"
 REPORT = "report.html"
 LOCK = ".lock"
 STUDY_CONFIG = "study.yaml"

@@ -13,6 +13,7 @@ import io
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,23 +26,30 @@ from gankit.errors import DataError, GankitError
 from gankit.files import write_atomically
 from gankit.output.image_grids import from_uint8, save_png_folder
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 SUFFIXES = (".npy", ".npz", ".csv")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 
 
 def check_suffix(path: Path) -> None:
     """Refuse a file type that no samples are written as."""
-    if path.suffix and path.suffix.lower() not in SUFFIXES:
+    if path.suffix and path.suffix.lower() not in (*SUFFIXES, *TABLE_SUFFIXES):
         raise GankitError(
-            f"-o {str(path)!r}: use a file ending in {', '.join(SUFFIXES)}, or a folder (PNG "
-            "files) for images"
+            f"-o {str(path)!r}: use a file ending in {', '.join(SUFFIXES)} (.tsv, .parquet for "
+            "tables), or a folder (PNG files) for images"
         )
 
 
 def check_target(path: Path, images: bool) -> None:
     """Refuse, before any sampling, a path that these samples cannot be written to."""
-    check_suffix(path)
     suffix = path.suffix.lower()
     choices = ", ".join(SUFFIXES)
+    if suffix and suffix not in SUFFIXES:
+        raise GankitError(
+            f"-o {str(path)!r}: use a file ending in {choices}, or a folder (PNG files) for images"
+        )
     if not images and not suffix:
         raise GankitError(
             f"-o {str(path)!r}: this run makes vectors; use a file ending in {choices}"
@@ -86,6 +94,32 @@ def write_images(
         _write(path, _numpy_bytes(suffix, images=samples))
     else:
         _write(path, _numpy_bytes(suffix, images=samples, labels=labels))
+
+
+def check_table_target(path: Path) -> None:
+    """Refuse, before sampling, a file that a table's rows are not written as."""
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise GankitError(
+            f"-o {str(path)!r}: a table's rows go to a file ending in {', '.join(TABLE_SUFFIXES)}"
+        )
+
+
+def write_table(path: Path, rows: pd.DataFrame) -> None:
+    """A table's rows to .csv, .tsv or .parquet, whole or not at all."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        buffer = io.BytesIO()
+        rows.to_parquet(buffer, index=False)
+        _write(path, buffer.getvalue())
+    else:
+        _write(path, rows.to_csv(index=False, sep="\t" if suffix == ".tsv" else ",").encode())
+
+
+def read_table_samples(path: Path) -> pd.DataFrame:
+    """Rows of a table as :func:`write_table` writes them."""
+    from gankit.data.tables import read_table
+
+    return read_table(path)
 
 
 def read_vectors(path: Path) -> np.ndarray:

@@ -52,7 +52,8 @@ class Networks:
         def propose(wanted: Tensor | int) -> Tensor:
             count = wanted if isinstance(wanted, int) else len(wanted)
             z = sample_prior(count, self.config.noise, rng)
-            return generate(self.generator, z, None if isinstance(wanted, int) else wanted)
+            seed = int(torch.randint(2**31, (1,), generator=rng))  # a table G's category draws
+            return generate(self.generator, z, None if isinstance(wanted, int) else wanted, seed)
 
         return propose
 
@@ -107,13 +108,18 @@ def refine(
     seed: int,
     method: str,
     settings: RefineSettings,
+    labels: Tensor | None = None,
 ) -> tuple[Tensor, Tensor | None, dict[str, Any]]:
     """n samples of G (network units) refined by ``method``, their classes, and a report of the
-    method's acceptance rate and cost, with samples per second beside plain G."""
+    method's acceptance rate and cost, with samples per second beside plain G.
+
+    ``labels``: the class of each sample for a conditional G; default each class in turn.
+    """
     settings.check()
     check_refinable(networks, method)
     rng = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % networks.num_classes if networks.num_classes else None
+    if labels is None and networks.num_classes:
+        labels = torch.arange(n) % networks.num_classes
     propose = networks.propose_with(rng)
     started = time.perf_counter()
     plain = propose(labels if labels is not None else n)

@@ -36,7 +36,13 @@ from gankit.diffaugment import Augment
 from gankit.errors import ConfigError, DivergenceError
 from gankit.nets import build_discriminator, build_generator
 from gankit.nets.prior import sample_prior
-from gankit.objectives import OBJECTIVES, Objective, gradient_penalty, r1_penalty
+from gankit.objectives import (
+    OBJECTIVES,
+    Objective,
+    conditional_cross_entropy,
+    gradient_penalty,
+    r1_penalty,
+)
 from gankit.training.device import autocast, resolve_device
 from gankit.training.distributed import SINGLE, World
 from gankit.training.ema import EMA
@@ -94,6 +100,9 @@ class Trainer:
         self.augment_rng = torch.Generator(self.device).manual_seed(config.seed + 2)
         self.ema = EMA(self.generator, config.ema) if config.ema > 0 else None
         self.num_classes = class_count(config, data)
+        # Tables: where each condition's category sits in a row, for G's cross-entropy term.
+        slots = getattr(data, "condition_slots", None) if self.num_classes else None
+        self.condition_slots = None if slots is None else slots.to(self.device)
         if config.augment.policy and len(data.shape) != 3:
             raise ConfigError("augment.policy augments images; this data is vectors")
         self.augment = Augment(config.augment, config.batch_size) if config.augment.policy else None
@@ -201,6 +210,8 @@ class Trainer:
             # D itself, not its DDP wrapper: D takes no gradient here, so none to average.
             fake_logits = self.run_discriminator(fake, labels, self.discriminator)
             loss = self.objective.generator(fake_logits)
+            if self.condition_slots is not None:
+                loss = loss + conditional_cross_entropy(fake, labels, self.condition_slots)
         self.g_optimizer.zero_grad(set_to_none=True)
         # Gradients flow through D into G, but only G's parameters receive them.
         loss.backward(inputs=self._generator_parameters)
@@ -333,8 +344,9 @@ def build_trainer(config: Config, data: VectorData | ImageData, world: World = S
     """G, D and their trainer, initialised from ``config.seed`` (the same in every process)."""
     torch.manual_seed(config.seed)
     classes = class_count(config, data)
-    generator = build_generator(config, data.shape, classes)
-    discriminator = build_discriminator(config, data.shape, classes)
+    spans = data.spans if hasattr(data, "spans") else None  # a table's output heads
+    generator = build_generator(config, data.shape, classes, spans)
+    discriminator = build_discriminator(config, data.shape, classes, spans)
     return Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss], world)
 
 

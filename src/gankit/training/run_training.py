@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import Config, load_config
-from gankit.data import ImageData, VectorData, load_data
+from gankit.data import ImageData, TableData, VectorData, load_data
 from gankit.errors import GankitError
 from gankit.evaluation import Evaluator
 from gankit.files import write_atomically
 from gankit.output import run_folder
 from gankit.output.figures import plot_losses, plot_samples
+from gankit.output.table_figures import plot_associations, plot_columns
 from gankit.run import Run
 from gankit.threads import torch_threads
 from gankit.training.callbacks import ProgressBar, Reporter, TensorBoardLog
@@ -165,13 +166,18 @@ def _train_to_the_end(
     }
     if resumed:
         summary["resumed_from"] = first_step
-    if isinstance(data, ImageData):
+    if isinstance(data, ImageData | TableData):
         summary.update(data.describe())
     run.write_summary(summary)
     plot_losses(metrics_log.records, directory / run_folder.LOSSES)
     if pictures is not None:
         pictures.draw(sampler, directory / run_folder.SAMPLES)
         pictures.draw_nearest(evaluator.last_samples, data.images.cpu())
+    elif isinstance(data, TableData):
+        synthetic = data.transformer.inverse_transform(evaluator.last_samples.numpy())
+        kinds = {column.name: column.kind for column in data.columns}
+        plot_columns(data.heldout, synthetic, kinds, directory / run_folder.TABLE_COLUMNS)
+        plot_associations(data.heldout, synthetic, kinds, directory / run_folder.TABLE_PAIRS)
     else:
         plot_samples(
             evaluator.last_samples.numpy(),

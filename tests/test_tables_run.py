@@ -1,0 +1,125 @@
+"""Tables end to end: train, sample (also on a condition), evaluate, resume, through the CLI and
+the API."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gankit
+from gankit.cli import main
+
+SHORT = [
+    "steps=120",
+    "batch_size=100",
+    "log_every=20",
+    "eval_every=120",
+    "eval_samples=400",
+    "checkpoint_every=60",
+    "progress=false",
+    "tensorboard=false",
+    "generator.hidden=[64,64]",
+    "discriminator.hidden=[64,64]",
+]
+
+
+@pytest.fixture(scope="module")
+def penguins_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tables") / "penguins"
+    assert main(["train", "--out", str(out), "data=penguins", *SHORT]) == 0
+    return out
+
+
+def test_a_table_run_scores_quality_efficacy_and_validity(penguins_run) -> None:
+    summary = json.loads((penguins_run / "summary.json").read_text())
+    assert 0 < summary["quality"] <= 1
+    assert {"column_shapes", "column_pair_trends", "worst_columns"} <= set(summary)
+    assert 0 <= summary["efficacy/synthetic/accuracy"] <= 1
+    assert summary["efficacy/real/accuracy"] > 0.9  # penguins' species are easy to tell apart
+    assert summary["unseen_categories"] == summary["out_of_range"] == 0
+    assert summary["non_integers"] == 0
+    assert (penguins_run / "columns.png").read_bytes()[:4] == b"\x89PNG"
+    assert (penguins_run / "associations.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_samples_keep_the_tables_columns_kinds_and_ranges(penguins_run, tmp_path) -> None:
+    out = tmp_path / "rows.csv"
+    assert main(["sample", str(penguins_run), "-n", "777", "-o", str(out)]) == 0
+    rows = pd.read_csv(out)
+    real = gankit.load(penguins_run).data.frame
+    assert len(rows) == 777
+    assert list(rows.columns) == list(real.columns)
+    for column in ("species", "island", "sex"):
+        assert set(rows[column].dropna()) <= set(real[column].dropna())
+    assert (rows["year"] == rows["year"].round()).all()  # an integer column stays integral
+    for column in ("bill_length_mm", "body_mass_g"):
+        values = rows[column].dropna()
+        assert values.min() >= real[column].min() and values.max() <= real[column].max()
+    assert rows["species"].nunique() == 3  # every category can come out, not only the mode
+
+
+def test_conditional_sampling_returns_only_the_condition(penguins_run, tmp_path) -> None:
+    out = tmp_path / "gentoo.parquet"
+    argv = ["sample", str(penguins_run), "-n", "300", "-o", str(out), "--condition"]
+    assert main([*argv, "species=Gentoo"]) == 0
+    assert set(pd.read_parquet(out)["species"]) == {"Gentoo"}
+    rows = gankit.load(penguins_run).sample(
+        200, condition={"island": ["Biscoe", "Dream"], "proportions": [0.75, 0.25]}
+    )
+    assert isinstance(rows, pd.DataFrame) and len(rows) == 200
+    assert rows["island"].value_counts().to_dict() == {"Biscoe": 150, "Dream": 50}
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("colour=red", "cannot condition on 'colour'; categorical columns: island, sex, species"),
+        ("species=Emperor", "species='Emperor' was never seen in training; species takes Adelie"),
+        ("species", "write COLUMN=VALUE"),
+    ],
+)
+def test_a_bad_condition_names_the_valid_ones(penguins_run, tmp_path, condition, message, capsys):
+    out = tmp_path / "rows.csv"
+    argv = ["sample", str(penguins_run), "-n", "5", "-o", str(out), "--condition", condition]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_resumed_table_run_equals_an_uninterrupted_one(penguins_run, tmp_path) -> None:
+    resumed = tmp_path / "resumed"
+    shutil.copytree(penguins_run, resumed)
+    (resumed / "checkpoints" / "step-00000120.safetensors").unlink()  # killed after step 60
+    (resumed / "model.safetensors").unlink()
+    assert main(["train", "--resume", str(resumed)]) == 0
+    assert (resumed / "model.safetensors").read_bytes() != b""
+    first = gankit.load(penguins_run).sample(50, seed=3)
+    again = gankit.load(resumed).sample(50, seed=3)
+    pd.testing.assert_frame_equal(first, again)
+    log = "metrics.jsonl"
+    assert (resumed / log).read_text() == (penguins_run / log).read_text()
+
+
+def test_a_users_csv_with_strings_and_missing_values_trains(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(300),
+            "amount": rng.lognormal(3, 1, 300),
+            "kind": rng.choice(["card", "cash", "wire"], 300),
+            "flag": rng.random(300) < 0.1,
+            "age": rng.integers(18, 90, 300),
+        }
+    )
+    frame.loc[::17, "amount"] = np.nan
+    path = tmp_path / "records.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "run"
+    argv = ["train", "--out", str(out), f"data={path}", "table.ignore=[id]", "table.target=flag"]
+    assert main([*argv, *SHORT]) == 0
+    rows = gankit.load(out).sample(500)
+    assert list(rows.columns) == ["amount", "kind", "flag", "age"]
+    assert rows["amount"].isna().any() and not rows["kind"].isna().any()
