@@ -427,12 +427,13 @@ class TableData:
         digest.update(pd.util.hash_pandas_object(self.heldout).to_numpy().tobytes())
         return f"{len(self.encoded)} rows {digest.hexdigest()[:16]}"
 
-    def describe(self) -> dict[str, int]:
-        """Row and column counts of the run, for the summary."""
+    def describe(self) -> dict[str, float]:
+        """Row and column counts of the run, and the transformer's fit time, for the summary."""
         return {
             "train_rows": len(self.frame),
             "heldout_rows": len(self.heldout),
             "columns": len(self.columns),
+            "transformer_seconds": round(self.transformer.fit_seconds, 2),
         }
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
