@@ -5,12 +5,12 @@ Protocol: on each built-in table and seed, gankit trains with the tables' defaul
 own defaults, all on the same training rows (``load_data(...).frame``). Each model draws
 ``min(5 * len(heldout), 5000)`` rows, scored by ``gankit.metrics.tables.table_metrics``
 against the same training and held-out rows; then it draws 100,000 rows, timed (rows/s).
-Every (model, table, seed) runs alone in a fresh worker process on one torch thread, which
-reports its peak resident memory. ctgan takes no missing value in a numeric column (it
-raises) and none well in a discrete one: a missing category becomes the string "nan" for it
-(and missing again in its rows); a missing number is filled with the training column's
-median. Prints mean +/- standard error over seeds, the fit-time and sampling-speed ratios of
-gankit to CTGAN, and writes benchmarks/results/tables.json.
+Every (model, table, seed) runs alone in a fresh worker process on one thread (torch, BLAS
+and OpenMP), which reports its peak resident memory. ctgan takes no missing value in a numeric
+column (it raises) and none well in a discrete one: a missing category becomes the string
+"nan" for it (and missing again in its rows); a missing number is filled with the training
+column's median. Prints mean +/- standard error over seeds, the fit-time and sampling-speed
+ratios of gankit to CTGAN, and writes benchmarks/results/tables.json.
 
     python benchmarks/tables.py [--seeds 3] [--jobs 2] [--tables penguins,fair,breast_cancer]
         [--models gankit,ctgan,tvae] [--ctgan-epochs 300]
@@ -105,6 +105,9 @@ def run_one(model: str, table: str, seed: int, ctgan_epochs: int) -> dict[str, f
     import torch
 
     torch.set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # numpy's BLAS and scikit-learn's OpenMP too: one core per job
     import gankit
     from gankit.metrics.tables import table_metrics
 

@@ -96,6 +96,17 @@ KIND_DEFAULTS: dict[DataKind, dict[str, Any]] = {
 }
 """Defaults for each kind of data, over :class:`Config`'s and under everything a user sets."""
 
+_UNUSED_BY_IMAGE_NETS = (
+    "generator.hidden",
+    "generator.activation",
+    "generator.batch_norm",
+    "generator.spectral_norm",
+    "discriminator.hidden",
+    "discriminator.activation",
+    "discriminator.batch_norm",
+    "mixture",
+    "table",
+)
 UNUSED_SETTINGS: dict[str, tuple[str, ...]] = {
     "mlp": (
         "generator.width",
@@ -119,29 +130,9 @@ UNUSED_SETTINGS: dict[str, tuple[str, ...]] = {
         "augment",
         "mixture",
     ),
-    "dcgan": (
-        "generator.hidden",
-        "generator.activation",
-        "generator.batch_norm",
-        "generator.spectral_norm",
-        "discriminator.hidden",
-        "discriminator.activation",
-        "discriminator.batch_norm",
-        "mixture",
-        "table",
-    ),
-    "resnet": (
-        "generator.hidden",
-        "generator.activation",
-        "generator.batch_norm",
-        "generator.spectral_norm",
-        "discriminator.hidden",
-        "discriminator.activation",
-        "discriminator.batch_norm",
-        "discriminator.spectral_norm",  # always on: every layer of its D is spectral-normalised
-        "mixture",
-        "table",
-    ),
+    "dcgan": _UNUSED_BY_IMAGE_NETS,
+    # The ResNet D is always spectral-normalised, every layer of it.
+    "resnet": (*_UNUSED_BY_IMAGE_NETS, "discriminator.spectral_norm"),
 }
 """The settings (or whole sections) each model ignores: changing one is refused."""
 
