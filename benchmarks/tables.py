@@ -131,6 +131,7 @@ def run_one(model: str, table: str, seed: int, ctgan_epochs: int) -> dict[str, f
             row["rows_per_second"] = SPEED_ROWS / (time.perf_counter() - started)
         else:
             from ctgan import CTGAN, TVAE
+            from joblib import parallel_config
 
             torch.manual_seed(seed)
             np.random.seed(seed)
@@ -143,14 +144,17 @@ def run_one(model: str, table: str, seed: int, ctgan_epochs: int) -> dict[str, f
                 synthesizer.set_random_state(seed)
             discrete = [c for c, kind in kinds.items() if kind == "categorical"]
             filled = [c for c in discrete if train[c].isna().any()]
-            started = time.perf_counter()
-            synthesizer.fit(for_ctgan(train[list(kinds)], kinds), discrete_columns=discrete)
-            row["fit_seconds"] = time.perf_counter() - started
-            row["summary_seconds"] = math.nan
-            synthetic = from_ctgan(synthesizer.sample(n_score), kinds, filled)
-            started = time.perf_counter()
-            synthesizer.sample(SPEED_ROWS)
-            row["rows_per_second"] = SPEED_ROWS / (time.perf_counter() - started)
+            # ctgan transforms the columns of a table over 500 rows by joblib's Parallel(n_jobs=
+            # -1), whose worker processes hang in these spawned workers: one job, one process.
+            with parallel_config(backend="sequential"):
+                started = time.perf_counter()
+                synthesizer.fit(for_ctgan(train[list(kinds)], kinds), discrete_columns=discrete)
+                row["fit_seconds"] = time.perf_counter() - started
+                row["summary_seconds"] = math.nan
+                synthetic = from_ctgan(synthesizer.sample(n_score), kinds, filled)
+                started = time.perf_counter()
+                synthesizer.sample(SPEED_ROWS)
+                row["rows_per_second"] = SPEED_ROWS / (time.perf_counter() - started)
     metrics = table_metrics(synthetic, train, heldout, kinds, data.target, seed)
     for key in METRICS:
         if key in metrics:
