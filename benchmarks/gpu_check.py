@@ -28,10 +28,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 import gankit
+from gankit.metrics.intervals import mean_and_standard_error
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {
@@ -52,12 +52,6 @@ def train_one(overrides: list[str], config_file: Path | None = None) -> dict[str
         summary = run.summary()
     summary["seconds"] = round(time.perf_counter() - started, 1)
     return summary
-
-
-def mean_and_error(values: list[float]) -> tuple[float, float]:
-    array = np.asarray(values, dtype=float)
-    error = array.std(ddof=1) / math.sqrt(len(array)) if len(array) > 1 else math.nan
-    return float(array.mean()), float(error)
 
 
 def torchrun_nccl(steps: int) -> dict[str, Any]:
@@ -127,7 +121,7 @@ def main() -> None:
         row = {"per_seed": runs}
         if all("error" not in run for run in runs):
             for key in (*RING_METRICS, "seconds"):
-                row[key] = mean_and_error([run[key] for run in runs])
+                row[key] = mean_and_standard_error([run[key] for run in runs])
         results["ring8"][name] = row
     cpu = results["ring8"]["cpu"]
     for name, row in results["ring8"].items():

@@ -21,10 +21,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import gankit
+from gankit.metrics.intervals import mean_and_standard_error
 
 PUBLISHED = {  # PacGAN Table 1, mean +/- standard error: ring modes, HQ %, rev. KL; grid ...
     "GAN": ("6.3+/-0.5", "98.2+/-0.2", "0.45+/-0.09", "17.3+/-0.8", "94.8+/-0.7", "0.70+/-0.07"),
@@ -76,13 +76,6 @@ def train_one(
     return results
 
 
-def mean_and_error(values: list[float]) -> tuple[float, float]:
-    """The mean and its standard error, s / sqrt(n)."""
-    array = np.asarray(values, dtype=float)
-    error = array.std(ddof=1) / math.sqrt(len(array)) if len(array) > 1 else math.nan
-    return float(array.mean()), float(error)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -111,7 +104,7 @@ def main() -> None:
     for method in methods:
         for data in args.data:
             results = [runs[(data, seed)][method] for seed in range(args.seeds)]
-            row = {key: mean_and_error([r[key] for r in results]) for key in METRICS}
+            row = {key: mean_and_standard_error([r[key] for r in results]) for key in METRICS}
             summary[method][data] = {**row, "per_seed": results}
 
     print(

@@ -20,10 +20,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import gankit
+from gankit.metrics.intervals import mean_and_standard_error
 
 METHODS = ("none", "drs", "mh", "langevin")
 METRICS = ("frechet", "precision", "recall", "density", "coverage", "class_accuracy")
@@ -82,11 +82,11 @@ def main() -> None:
     for method in runs[0]:
         cells, summary[method] = [], {}
         for key in columns:
-            values = np.array([run[method].get(key, math.nan) for run in runs], float)
-            error = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else math.nan
-            summary[method][key] = (float(values.mean()), float(error))
+            values = [run[method].get(key, math.nan) for run in runs]
+            mean, error = mean_and_standard_error(values)
+            summary[method][key] = (mean, error)
             digits = 1 if key in ("frechet", "seconds") else 3
-            cells.append(f"{values.mean():.{digits}f} +/- {error:.{digits}f}")
+            cells.append(f"{mean:.{digits}f} +/- {error:.{digits}f}")
         name = "plain G" if method == "none" else method
         print(f"| {name} | " + " | ".join(cells) + " |")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gankit.metrics.intervals import mean_and_standard_error
+
 TABLES = ("penguins", "fair", "breast_cancer")
 MODELS = ("gankit", "ctgan", "tvae")
 NAMES = {"gankit": "gankit", "ctgan": "CTGAN", "tvae": "TVAE"}
@@ -167,13 +169,6 @@ def run_one(model: str, table: str, seed: int, ctgan_epochs: int) -> dict[str, f
     return row
 
 
-def mean_and_error(values: list[float]) -> tuple[float, float]:
-    """The mean and its standard error, s / sqrt(n)."""
-    array = np.asarray(values, dtype=float)
-    error = array.std(ddof=1) / math.sqrt(len(array)) if len(array) > 1 else math.nan
-    return float(array.mean()), float(error)
-
-
 def cell(pair: tuple[float, float], digits: int) -> str:
     mean, error = pair
     return f"{mean:.{digits}f}+/-{error:.{digits}f}"
@@ -208,7 +203,7 @@ def main() -> None:
         for model in args.models:
             results = [runs[(model, table, s)] for s in range(args.seeds)]
             keys = [k for k in results[0] if k != "scored_rows"]
-            row = {k: mean_and_error([r.get(k, math.nan) for r in results]) for k in keys}
+            row = {k: mean_and_standard_error([r.get(k, math.nan) for r in results]) for k in keys}
             summary[table][model] = {**row, "per_seed": results}
         first = summary[table][args.models[0]]
         summary[table]["real"] = {

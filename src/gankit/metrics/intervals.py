@@ -48,6 +48,14 @@ class Interval:
         return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
 
 
+def mean_and_standard_error(values: Sequence[float]) -> tuple[float, float]:
+    """The mean of ``values`` and its standard error s / sqrt(n) (nan for one value), as the
+    benchmarks report results over seeds."""
+    array = np.asarray(values, dtype=float)
+    error = array.std(ddof=1) / math.sqrt(len(array)) if len(array) > 1 else math.nan
+    return float(array.mean()), float(error)
+
+
 def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
     """Student's t interval of the mean of ``values``; with one value, low = high = nan."""
     array = np.asarray(values, dtype=float)
