@@ -2,13 +2,16 @@
 
 Protocol: train with the given settings, draw 2,500 samples of G, and score them with the
 PacGAN metrics (modes captured, % high-quality samples, reverse KL); report mean +/- the
-standard error over seeds, and the wall time of each run. Each run's samples are also drawn
+standard error over seeds, and the wall time of each run. The seeds of each data set train
+together as one population (gankit.training.population: one stacked step for all of them; a
+run's time is then the population's divided by its members); ``--separate`` trains them one
+run at a time instead. Each run's samples are also drawn
 corrected by D (``--refine``: DRS, MH-GAN, latent Langevin; see gankit.sampling), with each
 method's acceptance rate and seconds; ``--refine-d STEPS`` first trains D alone against G (the
 calibration phase) and scores every method again with that D.
 
     python benchmarks/mode_coverage.py [--seeds 5] [--jobs 2] [--data ring8,grid25]
-        [--refine none,drs,mh,langevin] [--refine-d 2000] [KEY=VALUE ...]
+        [--refine none,drs,mh,langevin] [--refine-d 2000] [--separate] [KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -48,32 +51,40 @@ def score(run: gankit.Run, method: str, seconds: float) -> dict[str, float]:
     }
 
 
-def train_one(
-    data: str, seed: int, overrides: list[str], methods: list[str], refine_d: int
-) -> dict[str, dict[str, float]]:
-    """One run, scored by every method (and again after the calibration phase, if asked)."""
+def train(
+    data: str, seeds: list[int], overrides: list[str], methods: list[str], refine_d: int
+) -> list[dict[str, dict[str, float]]]:
+    """Runs of ``seeds`` (one population, or one run when given one seed), each scored by every
+    method (and again after the calibration phase, if asked)."""
     with tempfile.TemporaryDirectory() as folder:
         settings = dict(item.split("=", 1) for item in overrides)
         config = gankit.load_config(
             overrides=[
                 f"data={data}",
-                f"seed={seed}",
+                f"seed={seeds[0]}",
+                f"population.seeds={len(seeds)}",
                 "progress=false",
                 *(f"{k}={v}" for k, v in settings.items()),
             ]
         )
         started = time.perf_counter()
-        run = gankit.train(config, out=Path(folder) / "run")
-        seconds = time.perf_counter() - started
-        results = {method: score(run, method, seconds) for method in methods}
-        if refine_d:
-            run.refine_discriminator(steps=refine_d, seed=seed)
-            results |= {
-                f"{method}, refined D": score(run, method, seconds)
-                for method in methods
-                if method != "none"
-            }
-    return results
+        trained = gankit.train(config, out=Path(folder) / "run")
+        seconds = (time.perf_counter() - started) / len(seeds)  # a member's share
+        runs = trained.runs if len(seeds) > 1 else [trained]
+        if len(runs) != len(seeds):
+            raise SystemExit(f"{data}: a member of the population diverged; see the log")
+        all_results = []
+        for run, seed in zip(runs, seeds, strict=True):
+            results = {method: score(run, method, seconds) for method in methods}
+            if refine_d:
+                run.refine_discriminator(steps=refine_d, seed=seed)
+                results |= {
+                    f"{method}, refined D": score(run, method, seconds)
+                    for method in methods
+                    if method != "none"
+                }
+            all_results.append(results)
+    return all_results
 
 
 def main() -> None:
@@ -83,6 +94,9 @@ def main() -> None:
     parser.add_argument("--data", default="ring8,grid25", help="comma-separated data names")
     parser.add_argument("--refine", default="none,drs,mh,langevin", help="methods to score")
     parser.add_argument("--refine-d", type=int, default=0, help="calibration steps (0: none)")
+    parser.add_argument(
+        "--separate", action="store_true", help="one run per seed, not a population per data"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args()
@@ -91,15 +105,23 @@ def main() -> None:
     gankit.load_config(overrides=args.overrides)  # fail fast on a bad setting
     torch.set_num_threads(1)
 
-    jobs = [(data, seed) for data in args.data for seed in range(args.seeds)]
+    seeds = list(range(args.seeds))
+    groups = [[seed] for seed in seeds] if args.separate else [seeds]
+    jobs = [(data, group) for data in args.data for group in groups]
+    started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = {
-            job: pool.submit(train_one, *job, args.overrides, args.refine, args.refine_d)
-            for job in jobs
+        futures = [
+            pool.submit(train, data, group, args.overrides, args.refine, args.refine_d)
+            for data, group in jobs
+        ]
+        runs = {
+            (data, seed): result
+            for (data, group), future in zip(jobs, futures, strict=True)
+            for seed, result in zip(group, future.result(), strict=True)
         }
-        runs = {job: future.result() for job, future in futures.items()}
+    wall = time.perf_counter() - started
 
-    methods = list(runs[jobs[0]])
+    methods = list(runs[(args.data[0], 0)])
     summary: dict[str, dict[str, dict]] = {method: {} for method in methods}
     for method in methods:
         for data in args.data:
@@ -108,8 +130,9 @@ def main() -> None:
             summary[method][data] = {**row, "per_seed": results}
 
     print(
-        f"gankit ({' '.join(args.overrides) or 'default settings'}), {args.seeds} seeds, "
-        "mean +/- standard error"
+        f"gankit ({' '.join(args.overrides) or 'default settings'}), {args.seeds} seeds "
+        f"({'one run at a time' if args.separate else 'a population per data set'}), "
+        f"mean +/- standard error; {wall:.0f} s end to end"
     )
     print(
         "| method | "
@@ -138,6 +161,8 @@ def main() -> None:
                 "benchmark": "mode_coverage",
                 "overrides": args.overrides,
                 "seeds": args.seeds,
+                "population": not args.separate,
+                "seconds_end_to_end": round(wall, 1),
                 "results": summary,
             },
             indent=2,

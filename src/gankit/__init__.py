@@ -6,6 +6,7 @@
 >>> run.save_samples("ring8.csv", 1000)  # what `gankit sample` writes
 >>> gankit.load("runs/ring8").evaluate()  # modes, high_quality, reverse_kl, ...
 >>> gankit.resume("runs/ring8")          # a stopped run goes on from its newest checkpoint
+>>> gankit.train({"data": "ring8", "population.seeds": 5}, out="runs/p")  # 5 seeds at once
 >>> gankit.augment_study({"study.fractions": [0.05, 0.1]}, out="runs/augment")  # digits
 >>> gankit.write_report("runs/augment")  # one HTML page: runs/augment/report.html
 
@@ -26,6 +27,7 @@ _LAZY = {
     "load_config": "gankit.config",
     "GankitError": "gankit.errors",
     "DivergenceError": "gankit.errors",
+    "PopulationRun": "gankit.training.population",
     "Run": "gankit.run",
     "load": "gankit.run",
     "train": "gankit.training.run_training",
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from gankit.output.html_report import write_report
     from gankit.run import Run, load
     from gankit.studies import augment_study
+    from gankit.training.population import PopulationRun
     from gankit.training.run_training import resume, train
 
 
@@ -59,6 +62,7 @@ __all__ = [
     "Config",
     "DivergenceError",
     "GankitError",
+    "PopulationRun",
     "Run",
     "augment_study",
     "load",

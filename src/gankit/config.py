@@ -16,6 +16,7 @@ This module imports no torch, so that a mistyped setting is answered at once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -241,6 +242,24 @@ class TableConfig:
 
 
 @dataclass
+class RareConfig:
+    """One class of labelled data made rare in the training split, as rare events are.
+
+    With a ``label`` (a category of ``table.target``, or an image class), the run trains on
+    every training row of the other classes and on as many of that class as make it
+    ``prevalence`` of the rows, chosen by ``seed`` (nested: a lower prevalence keeps a subset
+    of what a higher one keeps). ``validation`` of those rows, of each class, is then set aside
+    and never trained on: what a classifier chooses its threshold on. The held-out rows keep
+    their natural prevalence.
+    """
+
+    label: str = ""
+    prevalence: float = setting(0.01, gt=0, lt=0.5)
+    seed: int = setting(0, ge=0)
+    validation: float = setting(0.0, ge=0, lt=1)
+
+
+@dataclass
 class AugmentConfig:
     """Differentiable augmentation of every image D sees, and the ADA rule that tunes its p."""
 
@@ -250,6 +269,36 @@ class AugmentConfig:
     target: float = setting(0.6, gt=-1, lt=1)
     interval: int = setting(4, ge=1)
     ada_kimg: float = setting(20.0, gt=0)
+
+
+SWEEPABLE = (
+    "generator.lr",
+    "discriminator.lr",
+    "generator.betas",
+    "discriminator.betas",
+    "generator.momentum",
+    "discriminator.momentum",
+    "ema",
+    "r1",
+    "lr_decay",
+    "divergence_lr_factor",
+)
+"""The settings a population's members may differ in: none changes a network's shape or the
+order of the steps, so the members still run in one stacked step."""
+
+
+@dataclass
+class PopulationConfig:
+    """Many GANs trained at once, stacked so that one step steps them all
+    (:mod:`gankit.training.population`).
+
+    ``seeds`` members, seeded ``seed``, ``seed + 1``, ...; ``sweep`` gives each member its own
+    value of a setting in :data:`SWEEPABLE`, one list entry per member, e.g.
+    ``population.sweep.generator.lr=[1e-4,5e-4,1e-3]`` (``seeds`` defaults to the lists' length).
+    """
+
+    seeds: int = setting(1, ge=1)
+    sweep: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -277,7 +326,9 @@ class Config:
     mixture: MixtureConfig = field(default_factory=MixtureConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     table: TableConfig = field(default_factory=TableConfig)
+    rare: RareConfig = field(default_factory=RareConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    population: PopulationConfig = field(default_factory=PopulationConfig)
     eval_every: int = setting(4000, ge=1)
     eval_samples: int = setting(2500, ge=1)
     log_every: int = setting(50, ge=1)
@@ -379,9 +430,35 @@ def load_config(
     config = build(None)  # the data named, by whichever source names it
     kind = data_kind(config.data)
     config = build(kind)
+    _resolve_population_size(config)
     validate(config)
     _check_model_settings(config, kind)
     return config
+
+
+def _resolve_population_size(config: Config) -> None:
+    """A sweep without ``population.seeds`` has one member per value; with it, the two agree."""
+    population = config.population
+    lengths = {key: len(values) for key, values in population.sweep.items()}
+    if not lengths:
+        return
+    key, length = next(iter(lengths.items()))
+    for other, other_length in lengths.items():
+        if other_length != length:
+            raise ConfigError(
+                f"population.sweep.{key} lists {length} values and population.sweep.{other} "
+                f"{other_length}; give every swept setting one value per member"
+            )
+    swept = next(source for dotted, source in config.sources.items() if ".sweep." in dotted)
+    config.sources["population.sweep"] = swept  # config.yaml's comment on the whole mapping
+    if "population.seeds" not in config.sources:
+        population.seeds = length
+        config.sources["population.seeds"] = "the length of population.sweep"
+    elif population.seeds != length:
+        raise ConfigError(
+            f"population.sweep.{key} lists {length} values but population.seeds is "
+            f"{population.seeds}; give one value per member, or drop population.seeds"
+        )
 
 
 def _check_model_settings(config: Config, kind: DataKind) -> None:
@@ -450,12 +527,21 @@ def set_key(config: Any, dotted: str, value: Any, *, from_text: bool) -> str:
         hints = _hints(type(target))
         if parent not in hints:
             raise ConfigError(_unknown_key_message(path, list(hints)))
+        if typing.get_origin(hints[parent]) is dict:  # population.sweep: dotted keys to lists
+            swept = ".".join([*parents[depth + 1 :], name])
+            getattr(target, parent)[swept] = _sweep_values(value, dotted, from_text)
+            return dotted
         if not dataclasses.is_dataclass(hints[parent]):
             raise ConfigError(f"config key {path!r} takes a single value, not a mapping")
         target = getattr(target, parent)
     hints = _hints(type(target))
     if name not in hints:
         raise ConfigError(_unknown_key_message(dotted, list(hints)))
+    if typing.get_origin(hints[name]) is dict:
+        raise ConfigError(
+            f"config key {dotted!r} is a mapping; set one key of it, e.g. "
+            f"{dotted}.generator.lr=[1e-4,5e-4]"
+        )
     if dataclasses.is_dataclass(hints[name]):
         first = next(iter(typing.get_type_hints(hints[name])))
         raise ConfigError(
@@ -463,6 +549,21 @@ def set_key(config: Any, dotted: str, value: Any, *, from_text: bool) -> str:
         )
     setattr(target, name, _convert(value, hints[name], dotted, from_text))
     return dotted
+
+
+def _sweep_values(value: Any, dotted: str, from_text: bool) -> list[Any]:
+    """A sweep's list of values, each checked later as the swept setting's own type."""
+    if from_text and isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            value = None
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(
+            f"config key {dotted!r} expects a list of values, one per member, e.g. "
+            f"{dotted}=[1e-4,5e-4]; got {value!r}"
+        )
+    return list(value)
 
 
 def _hints(kind: type) -> dict[str, Any]:
@@ -564,8 +665,15 @@ def validate(config: Any, prefix: str = "") -> None:
         _check_mixture(config, prefix)
     if isinstance(config, ImageConfig):
         _check_image(config, prefix)
+    if isinstance(config, PopulationConfig):
+        _check_population(config, prefix)
     if isinstance(config, Config) and not config.data:
         raise ConfigError("config key 'data' needs a built-in name or a path, e.g. data=ring8")
+    if isinstance(config, Config) and not config.rare.label and config.rare != RareConfig():
+        raise ConfigError(
+            "the rare.* settings make a class rare: name it with rare.label (a category of "
+            "table.target, or an image class), or drop them"
+        )
     if isinstance(config, Config) and config.batch_size % config.pack:
         raise ConfigError(
             f"batch_size ({config.batch_size}) must be a multiple of pack "
@@ -613,6 +721,63 @@ def _check_mixture(mixture: MixtureConfig, prefix: str) -> None:
             f"config key '{prefix}weights' must be non-negative with a positive "
             f"sum; got {mixture.weights}"
         )
+
+
+SHAPE_SETTINGS = (
+    "data",
+    "model",
+    "conditional",
+    "batch_size",
+    "pack",
+    "noise",
+    "generator.hidden",
+    "generator.width",
+    "generator.activation",
+    "generator.batch_norm",
+    "generator.spectral_norm",
+    "discriminator.hidden",
+    "discriminator.width",
+    "discriminator.activation",
+    "discriminator.batch_norm",
+    "discriminator.spectral_norm",
+    "image",
+    "table",
+)
+"""Settings that change what the networks look like, or what data they see."""
+
+
+def _check_population(population: PopulationConfig, prefix: str) -> None:
+    for key, values in population.sweep.items():
+        shaping = next((s for s in SHAPE_SETTINGS if f"{key}.".startswith(f"{s}.")), None)
+        if shaping is not None:
+            raise ConfigError(
+                f"config key '{prefix}sweep.{key}' changes the networks' shapes, which all "
+                "members of a population share; train those settings as separate runs"
+            )
+        if key not in SWEEPABLE:
+            with _naming_sweep(prefix, key):
+                set_key(Config(), key, values[0], from_text=True)  # unknown: did you mean
+            raise ConfigError(
+                f"config key '{prefix}sweep.{key}' cannot differ between members; "
+                f"a population sweeps {', '.join(SWEEPABLE)}"
+            )
+        converted = []
+        for value in values:  # each value as the setting's own type, in its range
+            member = Config()
+            with _naming_sweep(prefix, key):
+                set_key(member, key, value, from_text=True)
+                validate(member)
+            converted.append(_value(member, key))
+        population.sweep[key] = converted
+
+
+@contextlib.contextmanager
+def _naming_sweep(prefix: str, key: str) -> typing.Iterator[None]:
+    """Say which sweep a swept value's error comes from."""
+    try:
+        yield
+    except ConfigError as error:
+        raise ConfigError(f"in '{prefix}sweep.{key}': {error}") from None
 
 
 def _check_image(image: ImageConfig, prefix: str) -> None:

@@ -263,6 +263,13 @@ class Trainer:
             for group in scheduler.optimizer.param_groups:
                 group["lr"] *= factor
 
+    def set_learning_rates(self, generator: float, discriminator: float) -> None:
+        """Set each network's learning rate from the next step on (the schedule still scales it)."""
+        for scheduler, lr in zip(self.schedulers, (generator, discriminator), strict=True):
+            scheduler.base_lrs = [lr for _ in scheduler.base_lrs]
+            for group in scheduler.optimizer.param_groups:
+                group["lr"] = lr * self._lr_factor(scheduler.last_epoch)
+
     def state_dict(self) -> dict[str, Any]:
         """Everything the next steps depend on: weights, EMA, optimizers, schedulers, streams, step.
 
@@ -311,33 +318,48 @@ class Trainer:
         evaluate: Callable[[], dict[str, float]] | None = None,
         checkpoint: Callable[[], None] | None = None,
     ) -> None:
-        """Train until ``self.step == steps``.
+        """Train until ``self.step == steps``, reporting each step (:meth:`report_step`).
+
+        A step whose losses or parameters are not finite raises :class:`DivergenceError`
+        before it is logged or saved.
+        """
+        while self.step < steps:
+            stats = self.train_step()
+            self.check_finite(stats)
+            self.report_step(stats, steps, hooks, evaluate, checkpoint)
+
+    def report_step(
+        self,
+        stats: Tensor,
+        steps: int,
+        hooks: Sequence[Hook] = (),
+        evaluate: Callable[[], dict[str, float]] | None = None,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
+        """Account for the step just taken, whose ``stats`` are finite, of a fit to ``steps``.
 
         Every ``log_every`` steps the stats averaged since the last record are passed to each
         hook as ``{"step": ..., "loss_d": ..., ...}``; every ``eval_every`` steps and at the
         end, ``evaluate()`` adds its metrics to that record. Every ``checkpoint_every`` steps
-        and at the end, after the hooks, ``checkpoint()`` is called. A step whose losses or
-        parameters are not finite raises :class:`DivergenceError` before it is logged or saved.
+        and at the end, after the hooks, ``checkpoint()`` is called. A population of trainers
+        stepped together (:mod:`gankit.training.population`) reports each member's step here.
         """
         config = self.config
-        while self.step < steps:
-            stats = self.train_step()
-            self.check_finite(stats)
-            self.stats_sum += stats
-            self.stats_count += 1
-            last = self.step == steps
-            if last or self.step % config.log_every == 0 or self.step % config.eval_every == 0:
-                record: dict[str, Any] = {"step": self.step}
-                averages = (self.stats_sum / self.stats_count).tolist()
-                record.update(zip(self.stat_names, averages, strict=True))
-                self.stats_sum.zero_()
-                self.stats_count = 0
-                if evaluate is not None and (last or self.step % config.eval_every == 0):
-                    record.update(evaluate())
-                for hook in hooks:
-                    hook(record)
-            if checkpoint is not None and (last or self.step % config.checkpoint_every == 0):
-                checkpoint()
+        self.stats_sum += stats
+        self.stats_count += 1
+        last = self.step == steps
+        if last or self.step % config.log_every == 0 or self.step % config.eval_every == 0:
+            record: dict[str, Any] = {"step": self.step}
+            averages = (self.stats_sum / self.stats_count).tolist()
+            record.update(zip(self.stat_names, averages, strict=True))
+            self.stats_sum.zero_()
+            self.stats_count = 0
+            if evaluate is not None and (last or self.step % config.eval_every == 0):
+                record.update(evaluate())
+            for hook in hooks:
+                hook(record)
+        if checkpoint is not None and (last or self.step % config.checkpoint_every == 0):
+            checkpoint()
 
 
 def build_trainer(config: Config, data: VectorData | ImageData, world: World = SINGLE) -> Trainer:

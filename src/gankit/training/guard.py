@@ -31,41 +31,60 @@ def fit_guarded(
     evaluate: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
     """Train to ``config.steps``, checkpointing on schedule and guarding against divergence."""
-    config = trainer.config
-    restores = 0  # since the last checkpoint written
-
-    def checkpoint() -> None:
-        nonlocal restores
-        checkpoints.save(trainer)
-        restores = 0
-
+    guard = DivergenceGuard(trainer, checkpoints, reporters)
     if trainer.step == 0:
-        checkpoint()  # a good state to go back to before the first step
+        guard.checkpoint()  # a good state to go back to before the first step
     while True:
         try:
-            trainer.fit(config.steps, reporters, evaluate, checkpoint)
+            trainer.fit(trainer.config.steps, reporters, evaluate, guard.checkpoint)
             return
         except DivergenceError as error:
-            last = checkpoints.newest()
-            if config.on_divergence == "stop" or restores == MAX_RESTORES:
-                tried = f" after {restores} restores at lower learning rates" if restores else ""
-                raise DivergenceError(
-                    f"{error}{tried}; the last good checkpoint is step {last.step} "
-                    f"({last.path}); lower the learning rates"
-                    + ("" if restores else ", or set on_divergence=restore"),
-                    error.network,
-                    error.step,
-                ) from None
-            restores += 1
-            last.restore(trainer)
-            factor = config.divergence_lr_factor**restores
-            trainer.scale_learning_rates(factor)
-            for reporter in reporters:
-                reporter.rewind(trainer.step)
-            if trainer.world.is_main:  # every process restores alike; one says so
-                log.warning(
-                    "%s; went back to step %d with the learning rates x%g",
-                    error,
-                    trainer.step,
-                    factor,
-                )
+            guard.recover(error)
+
+
+class DivergenceGuard:
+    """One run's checkpoints and its answer to divergence: stop, or restore and go on.
+
+    A population (:mod:`gankit.training.population`) keeps one per member, so that a member
+    that diverges stops or goes back alone.
+    """
+
+    def __init__(
+        self, trainer: Trainer, checkpoints: Checkpoints, reporters: Sequence[Reporter]
+    ) -> None:
+        self.trainer, self.checkpoints, self.reporters = trainer, checkpoints, reporters
+        self.restores = 0  # since the last checkpoint written
+
+    def checkpoint(self) -> None:
+        """Write the trainer's state as a checkpoint: the good state to go back to."""
+        self.checkpoints.save(self.trainer)
+        self.restores = 0
+
+    def recover(self, error: DivergenceError) -> None:
+        """Go back to the last checkpoint with lower learning rates (``on_divergence=restore``),
+        or raise a :class:`DivergenceError` that names the checkpoint to go on from."""
+        trainer, config = self.trainer, self.trainer.config
+        last = self.checkpoints.newest()
+        if config.on_divergence == "stop" or self.restores == MAX_RESTORES:
+            restores = self.restores
+            tried = f" after {restores} restores at lower learning rates" if restores else ""
+            raise DivergenceError(
+                f"{error}{tried}; the last good checkpoint is step {last.step} "
+                f"({last.path}); lower the learning rates"
+                + ("" if restores else ", or set on_divergence=restore"),
+                error.network,
+                error.step,
+            ) from None
+        self.restores += 1
+        last.restore(trainer)
+        factor = config.divergence_lr_factor**self.restores
+        trainer.scale_learning_rates(factor)
+        for reporter in self.reporters:
+            reporter.rewind(trainer.step)
+        if trainer.world.is_main:  # every process restores alike; one says so
+            log.warning(
+                "%s; went back to step %d with the learning rates x%g",
+                error,
+                trainer.step,
+                factor,
+            )

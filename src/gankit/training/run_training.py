@@ -15,21 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import Config, load_config
-from gankit.data import ImageData, TableData, VectorData, load_data
+from gankit.data import ImageData, VectorData, load_data
 from gankit.errors import GankitError
-from gankit.evaluation import Evaluator
 from gankit.files import write_atomically
 from gankit.output import run_folder
-from gankit.output.figures import plot_losses, plot_samples
-from gankit.output.table_figures import plot_associations, plot_columns
 from gankit.run import Run
 from gankit.threads import torch_threads
-from gankit.training.callbacks import ProgressBar, Reporter, TensorBoardLog
 from gankit.training.checkpoint import Checkpoints
 from gankit.training.distributed import process_group
 from gankit.training.engine import Trainer, build_trainer
 from gankit.training.guard import fit_guarded
-from gankit.training.image_progress import ImageProgress
+from gankit.training.population import STATE as POPULATION_STATE
+from gankit.training.population import (
+    PopulationRun,
+    is_population,
+    resume_population,
+    train_population,
+)
+from gankit.training.run_outputs import RunOutputs
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,12 @@ def train(
     config: Config | dict[str, Any] | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
-) -> Run:
+) -> Run | PopulationRun:
     """Train a GAN and write its run folder; returns the trained :class:`~gankit.run.Run`.
+
+    With ``population.seeds`` > 1 (or ``population.sweep``), trains the members together and
+    writes the population's folder, one run folder per member in it; returns a
+    :class:`~gankit.training.population.PopulationRun` (see :mod:`gankit.training.population`).
 
     Args:
         config: a :class:`Config`, or a dict of settings over the defaults, nested or with
@@ -52,6 +59,8 @@ def train(
     data = load_data(config)
     if config.data_is_path:  # a user's file: the run folder must find it again
         config = dataclasses.replace(config, data=str(Path(config.data).resolve()))
+    if is_population(config):
+        return train_population(config, data, out or default_run_folder(data.name), overwrite)
     with process_group() as world, contextlib.ExitStack() as stack:
         trainer = build_trainer(config, data, world)
 
@@ -67,8 +76,11 @@ def train(
 
 def resume(
     directory: str | Path, device: str | None = None, allow_changed_data: bool = False
-) -> Run:
+) -> Run | PopulationRun:
     """Continue a stopped run from its newest readable checkpoint, with the run's own config.
+
+    A population's folder continues every member still training, each from its own newest
+    checkpoint.
 
     On the CPU the result is bit-identical to an uninterrupted run. ``metrics.jsonl`` is cut
     back to the checkpoint's step, so no step is logged twice. ``device`` (auto, cpu or cuda)
@@ -76,6 +88,8 @@ def resume(
     written (another size or content) stops the resume unless ``allow_changed_data``.
     """
     directory = Path(directory)
+    if (directory / POPULATION_STATE).is_file():
+        return resume_population(directory, device, allow_changed_data)
     with process_group() as world, contextlib.ExitStack() as stack:
 
         def check_run_folder() -> bytes:
@@ -114,79 +128,17 @@ def _train_to_the_end(
     Under torchrun, rank 0 alone evaluates, reports and writes; the others train beside it and
     wait for the run folder.
     """
-    config, world = trainer.config, trainer.world
-    first_step = trainer.step
-    evaluator = Evaluator(config, data, trainer.num_classes, seed=config.seed)
-    pictures = (
-        ImageProgress(config, trainer.num_classes, directory)
-        if isinstance(data, ImageData)
-        else None
-    )
-
-    def evaluate() -> dict[str, Any]:
-        if pictures is not None:
-            pictures.draw_step(trainer.sampling_generator, trainer.step)
-        return evaluator(trainer.sampling_generator)
-
-    reporters: list[Reporter] = []
-    if world.is_main:
-        metrics_log = run_folder.MetricsLog(directory / run_folder.METRICS)
-        reporters.append(metrics_log)
-        if config.tensorboard:
-            reporters.append(TensorBoardLog(directory))
-        reporters.append(ProgressBar(config.steps, enabled=config.progress, initial=first_step))
-    checkpoints = Checkpoints(
-        directory / run_folder.CHECKPOINTS, keep=config.keep_checkpoints, world=world
-    )
+    outputs = RunOutputs(trainer, data, directory)
     started = time.perf_counter()
     try:
         if resumed:  # forget what was reported after the checkpoint
-            for reporter in reporters:
-                reporter.rewind(first_step)
-        with torch_threads(config.threads):
-            fit_guarded(trainer, checkpoints, reporters, evaluate if world.is_main else None)
+            outputs.rewind()
+        with torch_threads(trainer.config.threads):
+            evaluate = outputs.evaluate if trainer.world.is_main else None
+            fit_guarded(trainer, outputs.checkpoints, outputs.reporters, evaluate)
     finally:
-        for reporter in reporters:
-            reporter.close()
-    seconds = time.perf_counter() - started
-
-    sampler, discriminator = trainer.sampling_generator.cpu(), trainer.discriminator.cpu()
-    run = Run(config, data.standardizer, sampler, discriminator, directory, data=data)
-    if not world.is_main:
-        world.barrier()  # until rank 0 has written the run folder
-        return run
-    run.save(directory)
-    if evaluator.last_samples is None:  # resumed at the last step: nothing was trained
-        evaluator(sampler)
-    trained = config.steps - first_step
-    summary = {
-        **metrics_log.records[-1],
-        "seconds": round(seconds, 2),
-        "steps_per_second": round(trained / seconds, 1) if trained else None,
-    }
-    if resumed:
-        summary["resumed_from"] = first_step
-    if isinstance(data, ImageData | TableData):
-        summary.update(data.describe())
-    run.write_summary(summary)
-    plot_losses(metrics_log.records, directory / run_folder.LOSSES)
-    if pictures is not None:
-        pictures.draw(sampler, directory / run_folder.SAMPLES)
-        pictures.draw_nearest(evaluator.last_samples, data.images.cpu())
-    elif isinstance(data, TableData):
-        synthetic = data.transformer.inverse_transform(evaluator.last_samples.numpy())
-        kinds = {column.name: column.kind for column in data.columns}
-        plot_columns(data.heldout, synthetic, kinds, directory / run_folder.TABLE_COLUMNS)
-        plot_associations(data.heldout, synthetic, kinds, directory / run_folder.TABLE_PAIRS)
-    else:
-        plot_samples(
-            evaluator.last_samples.numpy(),
-            data,
-            directory / run_folder.SAMPLES,
-            title=f"{data.name}: G after {config.steps} steps",
-        )
-    world.barrier()
-    return run
+        outputs.close()
+    return outputs.finish(time.perf_counter() - started, resumed)
 
 
 def default_run_folder(name: str) -> Path:

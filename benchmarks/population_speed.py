@@ -1,0 +1,148 @@
+"""Member-steps per second: S separate runs one after another against one population of S.
+
+Both train the same S GANs (the default ring8 MLPs: batch norm in G, R1 every 4 D steps,
+EMA, a linear learning-rate decay; seeds 0..S-1) with the same work per step: gankit's own
+step and its NaN/Inf check. Separately, each member is a :class:`Trainer` taking its steps
+alone, one member after another; together, a :class:`Population` steps all S at once.
+
+    python benchmarks/population_speed.py [--sizes 1,4,8,16] [--steps 40] [--repeats 5]
+        [--threads 1]
+
+For each S and each torch thread count, the two contestants run ``repeats`` timed blocks,
+interleaved (separate, population, separate, ...); a rate is the best block's, as timeit
+advises (slower blocks measure the other work on a shared machine). The ratio compares the
+population with the separate runs at the same thread count, and ``best`` compares the fastest
+of each over thread counts. gankit trains on one thread by default (``threads``); with
+``--threads 1,2`` both are measured, though two threads on a machine that others keep busy
+measure mostly the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from gankit.config import load_config
+from gankit.data import load_data
+from gankit.training.engine import build_trainer
+from gankit.training.population import Population, member_configs
+
+
+def separate(size: int) -> Callable[[int], None]:
+    config = load_config(base={"data": "ring8", "population.seeds": size, "progress": False})
+    data = load_data(config)
+    trainers = [build_trainer(member, data) for member in member_configs(config)]
+
+    def run(steps: int) -> None:
+        for trainer in trainers:  # one run after another
+            for _ in range(steps):
+                trainer.check_finite(trainer.train_step())
+
+    return run
+
+
+def together(size: int) -> Callable[[int], None]:
+    config = load_config(base={"data": "ring8", "population.seeds": size, "progress": False})
+    data = load_data(config)
+    population = Population([build_trainer(member, data) for member in member_configs(config)])
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            assert all(population.finite(population.train_step()))
+
+    return run
+
+
+def best_rate(run: Callable[[int], None], member_steps: int, steps: int) -> Callable[[], float]:
+    rates: list[float] = []
+
+    def block() -> float:
+        started = time.perf_counter()
+        run(steps)
+        rates.append(member_steps / (time.perf_counter() - started))
+        return max(rates)
+
+    return block
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,4,8,16")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", default="1")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    thread_counts = [int(count) for count in args.threads.split(",")]
+
+    rows = []
+    for size in sizes:
+        contestants = {"separate": separate(size), "population": together(size)}
+        rates: dict[int, dict[str, float]] = {}
+        for threads in thread_counts:
+            torch.set_num_threads(threads)
+            for run in contestants.values():
+                run(2)  # warm-up: first-call allocations, kernel selection
+            blocks = {
+                name: best_rate(run, size * args.steps, args.steps)
+                for name, run in contestants.items()
+            }
+            for _ in range(args.repeats):
+                measured = {name: block() for name, block in blocks.items()}
+            rates[threads] = measured
+            row = {
+                "members": size,
+                "threads": threads,
+                "separate": round(measured["separate"], 1),
+                "population": round(measured["population"], 1),
+                "ratio": round(measured["population"] / measured["separate"], 2),
+            }
+            rows.append(row)
+            print(
+                f"S={size:<3d} threads={threads}  separate {row['separate']:7.1f}  "
+                f"population {row['population']:7.1f} member-steps/s  x{row['ratio']:.2f}",
+                flush=True,
+            )
+        fastest_separate = max(r["separate"] for r in rates.values())
+        fastest_population = max(r["population"] for r in rates.values())
+        rows.append(
+            {
+                "members": size,
+                "threads": "best",
+                "separate": round(fastest_separate, 1),
+                "population": round(fastest_population, 1),
+                "ratio": round(fastest_population / fastest_separate, 2),
+            }
+        )
+
+    print("\n| S | torch threads | separate runs (member-steps/s) | population | ratio |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['members']} | {row['threads']} | {row['separate']:.0f} | "
+            f"{row['population']:.0f} | {row['ratio']:.2f}x |"
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "population_speed",
+        "model": "ring8 MLPs (default settings)",
+        "steps_per_block": args.steps,
+        "repeats": args.repeats,
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} "
+        f"torch threads at the end, torch {torch.__version__}",
+        "rows": rows,
+    }
+    path = args.out / "population_speed.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""Population training: members follow their single runs, resume together, diverge alone."""
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import gankit
+from gankit.cli import main
+from gankit.config import load_config
+from gankit.data import load_data
+from gankit.training.engine import build_trainer
+from gankit.training.population import Population, member_configs
+
+TINY = {
+    "data": "ring8",
+    "steps": 40,
+    "batch_size": 32,
+    "log_every": 10,
+    "eval_every": 20,
+    "eval_samples": 200,
+    "checkpoint_every": 10,
+    "progress": False,
+    "tensorboard": False,
+    "generator.hidden": [16, 16],
+    "discriminator.hidden": [16, 16],
+}
+
+
+def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.double(), b.double()
+    return float((a - b).norm() / b.norm().clamp_min(1e-12))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"population.seeds": 3},  # the default ring8 MLPs: batch norm in G, R1 every 4 D steps
+        {"population.sweep.generator.lr": [1e-4, 1e-3], "pack": 2, "lr_decay": "constant"},
+        {
+            "population.sweep.generator.momentum": [0.0, 0.9],
+            "generator.optimizer": "sgd",
+            "discriminator.optimizer": "sgd",
+            "generator.lr": 0.01,
+            "discriminator.lr": 0.01,
+        },
+        {"data": "labelled", "conditional": True, "pack": 2},  # the class one-hot beside z, x
+    ],
+)
+def test_each_member_follows_its_single_run(settings, tmp_path) -> None:
+    """Up to rounding: losses within 1e-4 over the first 15 steps (weights within 1e-3 at
+    step 15); GAN training amplifies the rounding of batched kernels, so some members drift
+    further by step 50 (losses within 1e-2)."""
+    if settings.get("data") == "labelled":  # three labelled clusters of 2D points
+        rng = np.random.default_rng(0)
+        labels = rng.integers(0, 3, 600)
+        points = rng.normal(size=(600, 2)).astype(np.float32) + 3 * labels[:, None]
+        np.savez(tmp_path / "labelled.npz", x=points, labels=labels)
+        settings = {**settings, "data": str(tmp_path / "labelled.npz"), "population.seeds": 2}
+    config = load_config(base={"data": "ring8", "steps": 1000, **settings})
+    data = load_data(config)
+    configs = member_configs(config)
+    singles = [build_trainer(member, data) for member in configs]
+    population = Population([build_trainer(member, data) for member in configs])
+    for step in range(1, 51):
+        stats = population.train_step()
+        for row, single in enumerate(singles):
+            alone = single.train_step()
+            assert relative(stats[row], alone) < (1e-4 if step <= 15 else 1e-2)
+        if step == 15:
+            for index, single in enumerate(singles):
+                assert_same_state(population, index, single)
+
+
+def cancelled_by_batch_norm(network: torch.nn.Module) -> set[str]:
+    """The biases of linear layers followed by batch norm, and that norm's running mean: BN
+    subtracts the bias again, so its gradient is 0 but for rounding, which Adam scales up to
+    full steps. They change nothing G computes in training, and follow no single run."""
+    layers = list(network.net) if hasattr(network, "net") else []
+    return {
+        name
+        for i, (layer, after) in enumerate(itertools.pairwise(layers))
+        if isinstance(layer, torch.nn.Linear) and isinstance(after, torch.nn.BatchNorm1d)
+        for name in (f"net.{i}.bias", f"net.{i + 1}.running_mean")
+    }
+
+
+def assert_same_state(population: Population, index: int, single) -> None:
+    """Each network's weights (as one vector) and its EMA match the single run's, and each
+    member's optimizer holds its own step count and learning rate."""
+    population.store(index)
+    member = population.trainers[index]
+    assert member.step == single.step
+    skip = cancelled_by_batch_norm(single.generator)
+
+    def vector(state: dict, names) -> torch.Tensor:
+        return torch.cat([state[name].float().flatten() for name in names])
+
+    pairs = [(member.discriminator, single.discriminator), (member.generator, single.generator)]
+    pairs.append((member.ema.module, single.ema.module))
+    for ours, theirs in pairs:
+        names = [name for name in theirs.state_dict() if name not in skip]
+        names = [name for name in names if "num_batches" not in name]
+        assert relative(vector(ours.state_dict(), names), vector(theirs.state_dict(), names)) < 1e-3
+    ours, theirs = member.state_dict(), single.state_dict()
+    skipped = {
+        str(i) for i, (name, _) in enumerate(single.generator.named_parameters()) if name in skip
+    }
+    for optimizer in ("g_optimizer", "d_optimizer"):
+        assert ours[optimizer]["param_groups"] == theirs[optimizer]["param_groups"]
+        assert ours[optimizer]["state"].keys() == theirs[optimizer]["state"].keys()
+        for key, state in theirs[optimizer]["state"].items():
+            assert ours[optimizer]["state"][key].keys() == state.keys()
+            if "step" in state:  # Adam's t
+                assert float(ours[optimizer]["state"][key]["step"]) == float(state["step"])
+            if "momentum_buffer" in state and (optimizer == "d_optimizer" or key not in skipped):
+                buffer = ours[optimizer]["state"][key]["momentum_buffer"]
+                assert relative(buffer, state["momentum_buffer"]) < 1e-3
+
+
+def test_members_differ_only_by_seed_and_swept_settings() -> None:
+    config = load_config(base={**TINY, "seed": 4, "population.sweep.r1": [0.0, 2.0, 5.0]})
+    members = member_configs(config)
+    assert [m.seed for m in members] == [4, 5, 6]
+    assert [m.r1 for m in members] == [0.0, 2.0, 5.0]
+    assert all(m.population.seeds == 1 and not m.population.sweep for m in members)
+    assert "population" not in "".join(members[1].sources)
+
+
+def test_a_population_writes_a_run_folder_per_member_and_a_summary(tmp_path) -> None:
+    result = gankit.train({**TINY, "population.seeds": 3}, out=tmp_path / "p")
+    state = json.loads((tmp_path / "p" / "population.json").read_text())
+    assert [m["folder"] for m in state["members"]] == ["seed-0", "seed-1", "seed-2"]
+    assert {m["status"] for m in state["members"]} == {"finished"}
+    summaries = [run.summary() for run in result.runs]
+    assert [s["step"] for s in summaries] == [40, 40, 40]
+    summary = result.summary()
+    values = [s["frechet"] for s in summaries]
+    mean = sum(values) / 3
+    assert summary["frechet"] == pytest.approx(mean)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / 2 / 3)
+    assert summary["frechet_se"] == pytest.approx(spread)
+    member = gankit.load(tmp_path / "p" / "seed-1")  # an ordinary run folder
+    assert member.config.seed == 1 and member.sample(5).shape == (5, 2)
+    assert member.evaluate()["frechet"] == pytest.approx(summaries[1]["frechet"])
+
+
+def test_a_killed_population_resumes_every_member(tmp_path, monkeypatch) -> None:
+    settings = {**TINY, "population.seeds": 3}
+    gankit.train(settings, out=tmp_path / "whole")
+    step = Population.train_step
+
+    def killed(self: Population) -> torch.Tensor:
+        if self.trainers[0].step == 25:
+            raise KeyboardInterrupt  # as if the process were killed between checkpoints
+        return step(self)
+
+    monkeypatch.setattr(Population, "train_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        gankit.train(settings, out=tmp_path / "killed")
+    monkeypatch.setattr(Population, "train_step", step)
+    state = json.loads((tmp_path / "killed" / "population.json").read_text())
+    assert {m["status"] for m in state["members"]} == {"training"}
+    resumed = gankit.resume(tmp_path / "killed")
+    assert [run.summary()["resumed_from"] for run in resumed.runs] == [20, 20, 20]
+    for seed in range(3):
+        whole = load_file(tmp_path / "whole" / f"seed-{seed}" / "model.safetensors")
+        again = load_file(tmp_path / "killed" / f"seed-{seed}" / "model.safetensors")
+        for name, tensor in whole.items():
+            assert torch.equal(tensor, again[name]), (seed, name)
+
+
+def test_a_member_folder_resumes_as_a_single_run(tmp_path, monkeypatch) -> None:
+    step = Population.train_step
+
+    def killed(self: Population) -> torch.Tensor:
+        if self.trainers[0].step == 25:
+            raise KeyboardInterrupt
+        return step(self)
+
+    monkeypatch.setattr(Population, "train_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        gankit.train({**TINY, "population.seeds": 2}, out=tmp_path / "p")
+    monkeypatch.setattr(Population, "train_step", step)
+    assert main(["train", "--resume", str(tmp_path / "p" / "seed-1")]) == 0
+    summary = gankit.load(tmp_path / "p" / "seed-1").summary()
+    assert (summary["step"], summary["resumed_from"]) == (40, 20)
+
+
+@pytest.fixture
+def poison_member(monkeypatch):
+    """NaN into member ``index``'s first G weight once the population reaches ``step``."""
+
+    def arm(index: int, step: int) -> None:
+        train_step = Population.train_step
+        poisoned: list[int] = []
+
+        def poisoned_step(self: Population) -> torch.Tensor:
+            stats = train_step(self)
+            if self.trainers[index].step == step and not poisoned and index in self.active:
+                slot = self.generator.param_slots[0]
+                with torch.no_grad():
+                    slot.view(self.generator.flat)[self.active.index(index)].fill_(math.nan)
+                poisoned.append(step)
+            return stats
+
+        monkeypatch.setattr(Population, "train_step", poisoned_step)
+
+    return arm
+
+
+def test_a_diverging_member_stops_alone(tmp_path, poison_member) -> None:
+    settings = {**TINY, "population.seeds": 3}
+    gankit.train(settings, out=tmp_path / "clean")
+    poison_member(1, step=15)
+    result = gankit.train(settings, out=tmp_path / "p")
+    state = json.loads((tmp_path / "p" / "population.json").read_text())
+    assert [m["status"] for m in state["members"]] == ["finished", "diverged", "finished"]
+    assert "generator's parameters became NaN or Inf at step 15" in state["members"][1]["message"]
+    assert not (tmp_path / "p" / "seed-1" / "summary.json").exists()
+    assert (tmp_path / "p" / "seed-1" / "checkpoints" / "step-00000010.safetensors").is_file()
+    assert len(result.runs) == 2 and result.summary()["diverged"] == 1
+    for seed in (0, 2):  # the others trained on as if nothing happened (up to rounding)
+        clean = load_file(tmp_path / "clean" / f"seed-{seed}" / "model.safetensors")
+        ours = load_file(tmp_path / "p" / f"seed-{seed}" / "model.safetensors")
+        names = [name for name in clean if name.startswith("discriminator.")]
+        vector = [torch.cat([state[n].flatten() for n in names]) for state in (ours, clean)]
+        assert relative(*vector) < 1e-3
+
+
+def test_a_diverging_member_restores_alone(tmp_path, poison_member) -> None:
+    poison_member(0, step=15)
+    gankit.train({**TINY, "population.seeds": 2, "on_divergence": "restore"}, out=tmp_path / "p")
+    state = json.loads((tmp_path / "p" / "population.json").read_text())
+    assert [m["status"] for m in state["members"]] == ["finished", "finished"]
+    records = [json.loads(line) for line in (tmp_path / "p" / "seed-0" / "metrics.jsonl").open()]
+    assert [r["step"] for r in records] == [10, 20, 30, 40]  # steps 11-15 were rewound
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["population.seeds=0"], "'population.seeds' must be >= 1"),
+        (["population.sweep.generator.hidden=[[8],[16]]"], "changes the networks' shapes"),
+        (
+            ["population.seeds=2", "population.sweep.generator.lr=[1e-4,5e-4,1e-3]"],
+            "lists 3 values but population.seeds is 2",
+        ),
+        (["population.sweep.steps=[10,20]"], "cannot differ between members"),
+        (["data=digits", "population.seeds=2"], "population training stacks MLPs"),
+    ],
+)
+def test_bad_population_settings_are_one_line_and_exit_2(
+    tmp_path, capsys, overrides, message
+) -> None:
+    assert main(["train", "--out", str(tmp_path / "p"), *overrides]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_population_under_torchrun_is_refused(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--out", str(tmp_path / "p"), "population.seeds=2"]) == 2
+    assert "without torchrun" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_five_members_score_as_five_single_runs(tmp_path) -> None:
+    """Over 5 seeds, the population's final metrics and the separate runs' means differ by no
+    more than their two standard errors together."""
+    settings = {**TINY, "steps": 2000, "eval_every": 2000, "eval_samples": 2500}
+    settings["generator.hidden"] = settings["discriminator.hidden"] = [64, 64]
+    population = gankit.train({**settings, "population.seeds": 5}, out=tmp_path / "p")
+    separate = [
+        gankit.train({**settings, "seed": seed}, out=tmp_path / f"s{seed}").summary()
+        for seed in range(5)
+    ]
+    together = [run.summary() for run in population.runs]
+    for metric in ("frechet", "high_quality", "modes"):
+        a = torch.tensor([s[metric] for s in together], dtype=torch.float64)
+        b = torch.tensor([s[metric] for s in separate], dtype=torch.float64)
+        errors = math.sqrt(a.var() / 5) + math.sqrt(b.var() / 5)
+        assert abs(float(a.mean() - b.mean())) <= errors + 1e-9, metric
