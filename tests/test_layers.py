@@ -18,6 +18,7 @@ LAYERS = [
     {"training"},
     {"vae", "downstream"},
     {"studies", "theory"},
+    {"lab"},
     {"cli"},
 ]
 SOURCE = Path(gankit.__file__).parent

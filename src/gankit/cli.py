@@ -1,4 +1,5 @@
-"""The command line: ``gankit train | sample | evaluate | refine-d | augment | report | theory``.
+"""The command line: ``gankit train | sample | evaluate | refine-d | augment | report | theory |
+lab``.
 
 Exit status 0 on success, 2 on bad input (one line on stderr), 3 when training diverged, 1 on
 an internal error.
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--condition",
         metavar="COLUMN=VALUE[,VALUE...]",
-        help="tables: only rows with these values of a categorical column",
+        help="tables: only rows with these values of a categorical column; labelled images: "
+        "only these classes (CLASS[,CLASS...])",
     )
     sample.add_argument(
         "--proportions", metavar="P[,P...]", help="with --condition: the share of each value"
@@ -154,6 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     theory.add_argument("--json", type=Path, help="also write every check's results to this file")
     theory.add_argument("--fast", action="store_true", help="seconds, not minutes: less training")
+
+    lab = commands.add_parser(
+        "lab", help="watch and steer a small GAN learning in the browser, D beside D*"
+    )
+    lab.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
+    lab.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to serve on (default 127.0.0.1, this machine only)",
+    )
+    lab.add_argument(
+        "--no-browser", action="store_true", help="print the address; do not open a browser"
+    )
     return parser
 
 
@@ -333,7 +348,8 @@ def _augment(args: argparse.Namespace) -> int:
         folder = args.out
     from gankit.studies.tables import format_tables
 
-    print(format_tables(study["tables"]))
+    # the tables that fit a terminal; table.md and the report hold every one
+    print(format_tables([table for table in study["tables"] if table.get("terminal", True)]))
     print(f"study folder: {folder} (gankit report {folder} makes an HTML page of it)")
     return 0
 
@@ -356,14 +372,20 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _condition(text: str | None, proportions: str | None) -> dict | None:
-    """``--condition species=Adelie,Gentoo --proportions 0.5,0.5`` as ``Run.sample`` takes it."""
+    """``--condition species=Adelie,Gentoo --proportions 0.5,0.5`` (a table's column) or
+    ``--condition 3,5`` (classes) as ``Run.sample`` takes it."""
     if text is None:
         if proportions is not None:
             raise GankitError("--proportions goes with --condition COLUMN=VALUE,VALUE")
         return None
     column, sep, values = text.partition("=")
-    if not sep or not column or not values:
-        raise GankitError(f"--condition {text!r}: write COLUMN=VALUE, e.g. species=Adelie")
+    if not sep:  # classes of labelled images
+        column, values = "class", text
+    if not column or not values.strip(","):
+        raise GankitError(
+            f"--condition {text!r}: write COLUMN=VALUE (a table), e.g. species=Adelie, or "
+            "CLASS (labelled images), e.g. 3"
+        )
     condition: dict = {column: [v.strip() for v in values.split(",")]}
     if proportions is not None:
         try:
@@ -431,6 +453,17 @@ def _theory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lab(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise GankitError(
+            f"--port {args.port} is not a port; choose one in 1-65535 (0: any free port)"
+        )
+    from gankit.lab.app import serve  # starlette, uvicorn and torch load only here
+
+    serve(args.host, args.port, open_browser=not args.no_browser)
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "sample": _sample,
@@ -439,6 +472,7 @@ COMMANDS = {
     "augment": _augment,
     "report": _report,
     "theory": _theory,
+    "lab": _lab,
 }
 
 if __name__ == "__main__":
