@@ -39,7 +39,7 @@ def test_user_vectors_load_from_every_format(tmp_path, suffix) -> None:
     if suffix == ".npy":
         np.save(path, array)
     elif suffix == ".npz":
-        np.savez(path, x=array, labels=np.zeros(200))
+        np.savez(path, x=array, ids=np.arange(200))  # "x" is the vectors beside other arrays
     data = load_data(load_config(overrides=[f"data={path}"]))
     assert data.dim == 3
     assert np.allclose(data.points.numpy(), array, atol=1e-5)

@@ -96,7 +96,7 @@ def test_the_intervals_are_those_of_the_cells_numbers(study_dir) -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["data=ring8"], "needs labelled images"),
+        (["data=ring8"], "needs classes"),
         (["study.fractions=[0.1,0]"], "fractions of the training data in (0, 1]"),
         (["study.fractions=[0.1,0.1]"], "repeats a fraction"),
         (["image.per_class=3"], "drop image.per_class"),
@@ -229,6 +229,6 @@ def test_an_unknown_study_key_is_refused_in_one_line(source, message) -> None:
 
 
 def test_the_api_takes_a_dict_of_dotted_settings(tmp_path) -> None:
-    with pytest.raises(GankitError, match="needs labelled images"):
-        gankit.augment_study({"data": "ring8", "study.fractions": [0.1]}, out=tmp_path / "s")
+    with pytest.raises(GankitError, match="needs classes"):
+        gankit.augment_study({"data": "ring8", "study.seeds": 2}, out=tmp_path / "s")
     assert not (tmp_path / "s").exists()  # refused before the folder was made

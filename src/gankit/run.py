@@ -108,28 +108,36 @@ class Run:
             out, labels, self.refinement = sample_refined(
                 self._networks(), self.data, n, seed, refine, settings or RefineSettings(), labels
             )
-        if condition:  # G made the rows given each value; the value itself is set exactly
+        if condition and self.is_table:  # G made the rows given each value; set it exactly
             out = self.data.impose(out, labels)
         return out, labels
 
     def _condition_labels(self, condition: dict[str, Any], n: int, seed: int) -> Tensor:
-        """Each row's condition for ``{column: value or [values], "proportions": [...]}``: the
-        values in the given proportions (equal by default), exactly n rows."""
-        if not self.is_table or not self.num_classes:
+        """Each row's condition for ``{column: value or [values], "proportions": [...]}`` (a
+        table) or ``{"class": ...}`` (labelled images): the values in the given proportions
+        (equal by default), exactly n rows."""
+        if not self.num_classes:
             raise GankitError(
-                "--condition takes a table run with categorical columns; this run has none"
+                "--condition takes a conditional run (a table with categorical columns, or "
+                "labelled images); this run has no classes"
             )
         wanted = {k: v for k, v in condition.items() if k != "proportions"}
         if len(wanted) != 1:
             raise GankitError("condition on one column, e.g. --condition species=Adelie")
         ((column, values),) = wanted.items()
         values = [str(v) for v in (values if isinstance(values, list | tuple) else [values])]
-        columns = sorted({c for c, _ in self.data.conditions})
+        conditions = self.data.conditions if self.is_table else [("class", c) for c in self.classes]
+        columns = sorted({c for c, _ in conditions})
+        if column not in columns and self.is_table and column == "class":
+            raise GankitError(
+                f"a table's rows are conditioned on a column: write COLUMN=VALUE, e.g. "
+                f"{columns[0]}={conditions[0][1]}"
+            )
         if column not in columns:
             raise GankitError(
                 f"cannot condition on {column!r}; categorical columns: {', '.join(columns)}"
             )
-        known = [category for c, category in self.data.conditions if c == column]
+        known = [category for c, category in conditions if c == column]
         for value in values:
             if value not in known:
                 raise GankitError(
@@ -144,7 +152,7 @@ class Run:
         shares = torch.tensor(proportions, dtype=torch.float64) / sum(proportions)
         counts = (shares * n).floor().long()
         counts[: n - int(counts.sum())] += 1  # exactly n rows
-        indices = [self.data.conditions.index((column, value)) for value in values]
+        indices = [conditions.index((column, value)) for value in values]
         labels = torch.cat([torch.full((int(k),), i) for k, i in zip(counts, indices, strict=True)])
         return labels[torch.randperm(n, generator=torch.Generator().manual_seed(seed))]
 
@@ -281,7 +289,8 @@ class Run:
     ) -> Path:
         """Write n samples to ``path``, as ``gankit sample`` does: .npy, .npz or .csv for
         vectors; .npy, .npz or a folder of PNG files (a subfolder per class) for images; .csv,
-        .tsv or .parquet for tables (``condition``: see :meth:`sample`)."""
+        .tsv or .parquet for tables (``condition``, for tables and labelled images: see
+        :meth:`sample`)."""
         path = Path(path)
         if self.is_table:
             sample_files.check_table_target(path)
@@ -290,9 +299,11 @@ class Run:
             return path
         sample_files.check_target(path, self.is_images)
         if not self.is_images:
-            sample_files.write_vectors(path, self.sample(n, seed, refine, settings))
+            samples, labels = self.sample_labelled(n, seed, refine, settings, condition)
+            names = None if labels is None else np.asarray(self.classes)[labels]
+            sample_files.write_vectors(path, samples, names)
             return path
-        images, labels = self.generate(n, seed, refine, settings)
+        images, labels = self.generate(n, seed, refine, settings, condition)
         samples = self._to_data_units(images)
         label_array = None if labels is None else labels.numpy()
         sample_files.write_images(path, samples, images, label_array, self.classes)

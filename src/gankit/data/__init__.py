@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from gankit.config import BUILT_IN_DATA, Config, data_kind
-from gankit.data.arrays import VECTOR_SUFFIXES, load_vectors
+from gankit.config import BUILT_IN_DATA, Config, RareConfig, data_kind
+from gankit.data.arrays import VECTOR_SUFFIXES, load_labels, load_vectors
 from gankit.data.digits import load_digits
 from gankit.data.image_files import (
     RawImages,
@@ -20,6 +21,7 @@ from gankit.data.image_files import (
 )
 from gankit.data.images import ImageData, prepare_images
 from gankit.data.mixtures import GaussianMixture, grid, mixture1d, ring
+from gankit.data.split import holdout_split, rare_rows
 from gankit.data.tables import BUILT_IN_TABLES, TableData, load_table
 from gankit.data.vectors import Standardizer, VectorData
 from gankit.errors import DataError
@@ -31,6 +33,8 @@ MIXTURES: dict[str, Callable[[Config], GaussianMixture]] = {
 }
 
 IMAGE_SETS: dict[str, Callable[[], RawImages]] = {"digits": load_digits}
+VECTOR_HOLDOUT = 0.2
+"""The share of each class of labelled vectors held out, as for images and tables."""
 # config.BUILT_IN_DATA names each of these, so that the config knows a built-in name's kind.
 assert set(MIXTURES) | set(IMAGE_SETS) | set(BUILT_IN_TABLES) == set(BUILT_IN_DATA)
 
@@ -40,7 +44,7 @@ def load_data(config: Config) -> VectorData | ImageData | TableData:
     if config.data in BUILT_IN_TABLES or data_kind(config.data) == "tables":
         return load_table(config)
     if config.data in IMAGE_SETS:
-        return prepare_images(config.data, IMAGE_SETS[config.data](), config.image)
+        return prepare_images(config.data, IMAGE_SETS[config.data](), config.image, config.rare)
     if config.data in MIXTURES:
         density = MIXTURES[config.data](config)
         return VectorData(
@@ -51,19 +55,57 @@ def load_data(config: Config) -> VectorData | ImageData | TableData:
     path = Path(config.data)
     if is_image_source(path):
         read = read_image_folder if path.is_dir() else read_image_archive
-        return prepare_images(str(path), read(path), config.image)
+        return prepare_images(str(path), read(path), config.image, config.rare)
     if path.suffix.lower() in VECTOR_SUFFIXES or path.exists():
         points = torch.from_numpy(load_vectors(path))
-        standardizer = Standardizer.fit(points)
-        if not standardizer.forward(points).isfinite().all():
-            raise DataError(
-                f"data in {str(path)!r} spans too wide a range to standardise in float32 (up to "
-                f"{float(points.abs().max()):.3g}); rescale it, e.g. divide by a power of ten"
-            )
-        return VectorData(path.stem, standardizer, points=points)
+        labelled = load_labels(path, len(points))
+        if labelled is not None:
+            return _labelled_vectors(path, points, *labelled, config.rare)
+        return VectorData(path.stem, _standardizer(path, points), points=points)
     raise DataError(
         f"unknown data {config.data!r}; use one of {', '.join(BUILT_IN_DATA)} or a path to a "
         ".npy or .npz file of vectors, a .csv, .tsv or .parquet table, or a folder of images"
+    )
+
+
+def _standardizer(path: Path, points: torch.Tensor) -> Standardizer:
+    standardizer = Standardizer.fit(points)
+    if not standardizer.forward(points).isfinite().all():
+        raise DataError(
+            f"data in {str(path)!r} spans too wide a range to standardise in float32 (up to "
+            f"{float(points.abs().max()):.3g}); rescale it, e.g. divide by a power of ten"
+        )
+    return standardizer
+
+
+def _labelled_vectors(
+    path: Path, points: torch.Tensor, labels: np.ndarray, classes: list[str], rare: RareConfig
+) -> VectorData:
+    """Labelled points, split as labelled images are (:mod:`gankit.data.split`): held-out
+    points of each class, and with ``rare.label`` that class made rare in training."""
+    train, heldout = holdout_split(labels, VECTOR_HOLDOUT)
+    validation = train[:0]
+    if rare.label:
+        if rare.label not in classes:
+            raise DataError(
+                f"rare.label={rare.label!r} is not a class of {str(path)!r}; use one of "
+                f"{', '.join(classes)}"
+            )
+        is_rare = labels[train] == classes.index(rare.label)
+        what = f"class {rare.label!r}"
+        kept, held = rare_rows(is_rare, rare.prevalence, rare.seed, rare.validation, what)
+        train, validation = train[kept], train[held]
+    tensor = torch.from_numpy(labels)
+    return VectorData(
+        path.stem,
+        _standardizer(path, points[train]),
+        points=points[train],
+        labels=tensor[train],
+        classes=classes,
+        heldout_points=points[heldout],
+        heldout_labels=tensor[heldout],
+        validation_points=points[validation],
+        validation_labels=tensor[validation],
     )
 
 
@@ -77,8 +119,8 @@ def class_count(config: Config, data: VectorData | ImageData | TableData) -> int
         return 0
     if data.num_classes == 0:
         raise DataError(
-            f"conditional=true needs labelled images, and {data.name!r} has no labels; "
-            "use digits, one subfolder per class, or an .npz with 'labels'"
+            f"conditional=true needs labelled data, and {data.name!r} has no labels; "
+            "use digits, one subfolder per class, a table, or an .npz with 'x' and 'labels'"
         )
     return data.num_classes
 

@@ -12,6 +12,7 @@ from gankit.errors import DataError
 
 VECTOR_SUFFIXES = (".npy", ".npz", ".csv")
 _NPZ_KEYS = ("x", "data", "samples", "X")
+_LABEL_KEYS = ("labels", "y")
 
 
 def load_vectors(path: str | Path) -> np.ndarray:
@@ -36,6 +37,28 @@ def load_vectors(path: str | Path) -> np.ndarray:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataError(f"cannot read data file {str(path)!r}: {reason}") from None
     return check_vectors(array, str(path))
+
+
+def load_labels(path: str | Path, count: int) -> tuple[np.ndarray, list[str]] | None:
+    """The class of each of ``count`` vectors, from an .npz file's ``labels`` (or ``y``) array:
+    (indices 0..K-1, class names: the sorted values as text); None when the file has none."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        return None
+    with np.load(path, allow_pickle=False) as archive:
+        key = next((k for k in _LABEL_KEYS if k in archive), None)
+        if key is None:
+            return None
+        labels = archive[key]
+    if labels.shape != (count,):
+        raise DataError(
+            f"data file {str(path)!r}: '{key}' has shape {labels.shape}, and the vectors are "
+            f"{count}; give one label per vector"
+        )
+    if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+        raise DataError(f"data file {str(path)!r}: '{key}' has NaN; give every vector a class")
+    values, indices = np.unique(labels, return_inverse=True)
+    return indices.astype(np.int64), [str(v.item() if hasattr(v, "item") else v) for v in values]
 
 
 def _read_npz(path: Path) -> np.ndarray:

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gankit.config import ImageConfig
+from gankit.config import ImageConfig, RareConfig
 from gankit.data.image_files import RawImages
-from gankit.data.split import holdout_split, scarce_subset
+from gankit.data.split import holdout_split, rare_rows, scarce_subset
 from gankit.data.vectors import Standardizer
 from gankit.errors import DataError
 
@@ -43,6 +43,9 @@ class ImageData:
     heldout_images: Tensor  # never trained on: what samples are scored against
     heldout_labels: Tensor
     classes: list[str]
+    # with rare.validation: images of the split set aside, never trained on
+    validation_images: Tensor | None = None
+    validation_labels: Tensor | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -97,8 +100,11 @@ class ImageData:
         }
 
 
-def prepare_images(name: str, raw: RawImages, settings: ImageConfig) -> ImageData:
-    """Resize, scale to [-1, 1] and split ``raw`` (named ``name``: a path or built-in name)."""
+def prepare_images(
+    name: str, raw: RawImages, settings: ImageConfig, rare: RareConfig | None = None
+) -> ImageData:
+    """Resize, scale to [-1, 1] and split ``raw`` (named ``name``: a path or built-in name);
+    with ``rare.label``, one class made rare in the training subset."""
     if raw.labels is None and settings.per_class:
         raise DataError(
             f"image.per_class needs labelled images, and {name!r} has none; "
@@ -117,6 +123,17 @@ def prepare_images(name: str, raw: RawImages, settings: ImageConfig) -> ImageDat
             labels[split], settings.train_fraction, settings.per_class, settings.subset_seed
         )
     ]
+    validation = chosen[:0]
+    if rare is not None and rare.label:
+        if rare.label not in raw.classes:
+            raise DataError(
+                f"rare.label={rare.label!r} is not a class of {name!r}; use one of "
+                f"{', '.join(raw.classes)}"
+            )
+        is_rare = labels[chosen] == raw.classes.index(rare.label)
+        what = f"class {rare.label!r}"
+        kept, held = rare_rows(is_rare, rare.prevalence, rare.seed, rare.validation, what)
+        chosen, validation = chosen[kept], chosen[held]
     label_tensor = torch.from_numpy(labels)
     return ImageData(
         name=Path(name).stem,
@@ -128,6 +145,8 @@ def prepare_images(name: str, raw: RawImages, settings: ImageConfig) -> ImageDat
         heldout_images=images[heldout],
         heldout_labels=label_tensor[heldout],
         classes=list(raw.classes),
+        validation_images=images[validation],
+        validation_labels=label_tensor[validation],
     )
 
 

@@ -28,7 +28,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from gankit.config import Config, TableConfig
+from gankit.config import Config, RareConfig, TableConfig
+from gankit.data.split import rare_rows
 from gankit.data.table_transformer import ColumnKind, ColumnSpec, Span, TableTransformer
 from gankit.data.vectors import Standardizer
 from gankit.errors import DataError
@@ -331,6 +332,7 @@ class TableData:
     transformer: TableTransformer
     encoded: Tensor  # (n, width) float32: transformer.transform(frame)
     target: str = ""
+    validation: pd.DataFrame | None = None  # with rare.validation: set aside, never trained on
     conditions: list[tuple[str, str]] = dataclasses.field(init=False, repr=False)
     condition_spans: list[tuple[int, int, int]] = dataclasses.field(init=False, repr=False)
     condition_slots: Tensor = dataclasses.field(init=False, repr=False)
@@ -505,12 +507,38 @@ def load_table(config: Config) -> TableData:
     frame = frame[list(kinds)]
     stratify = target if target and kinds[target] == "categorical" else ""
     train, heldout = split_table(frame, stratify, settings.holdout, TABLE_SEED)
+    validation = train.iloc[:0]
+    if config.rare.label:
+        train, validation = _make_rare(train, stratify, config.rare)
     columns = [describe_column(train[name], kind) for name, kind in kinds.items()]
     transformer = TableTransformer().fit(
         train, columns, settings.modes, settings.fit_rows, TABLE_SEED
     )
     encoded = torch.from_numpy(transformer.transform(train))
-    return TableData(name, train, heldout, columns, transformer, encoded, target)
+    return TableData(name, train, heldout, columns, transformer, encoded, target, validation)
+
+
+def _make_rare(
+    train: pd.DataFrame, target: str, rare: RareConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training rows, validation rows): ``rare.label`` of the target cut down to
+    ``rare.prevalence`` (:func:`gankit.data.split.rare_rows`)."""
+    if not target:
+        raise DataError(
+            "rare.label names a category of the target column; set table.target to a "
+            "categorical column"
+        )
+    values = train[target].map(str, na_action="ignore")  # as conditions name categories
+    if rare.label not in set(values):
+        known = sorted(set(values.dropna()))
+        raise DataError(
+            f"rare.label={rare.label!r} is not a category of {target!r}; use one of "
+            f"{_listing(known)}"
+        )
+    is_rare = (values == rare.label).to_numpy()
+    what = f"{target}={rare.label}"
+    kept, validation = rare_rows(is_rare, rare.prevalence, rare.seed, rare.validation, what)
+    return train.iloc[kept], train.iloc[validation]
 
 
 __all__ = [

@@ -44,12 +44,21 @@ class VectorData:
     Either ``density`` is a known distribution (every minibatch is a fresh draw from p_data),
     or ``points`` is a finite data set (minibatches are drawn from it uniformly, with
     replacement). Both give unbiased Monte Carlo estimates of the expectations over p_data.
+
+    Labelled points (``labels`` 0..K-1 naming ``classes``) keep held-out points, never trained
+    on, and may keep validation points (a class made rare: see :class:`~gankit.config.RareConfig`).
     """
 
     name: str
     standardizer: Standardizer
     density: GaussianMixture | None = None
     points: Tensor | None = None  # in data space
+    labels: Tensor | None = None  # (n,) int64, with points
+    classes: list[str] = dataclasses.field(default_factory=list)
+    heldout_points: Tensor | None = None
+    heldout_labels: Tensor | None = None
+    validation_points: Tensor | None = None
+    validation_labels: Tensor | None = None
 
     def __post_init__(self) -> None:
         if (self.density is None) == (self.points is None):
@@ -68,8 +77,8 @@ class VectorData:
 
     @property
     def num_classes(self) -> int:
-        """Vectors carry no class labels."""
-        return 0
+        """K, the classes of labelled points; 0 for unlabelled vectors."""
+        return len(self.classes)
 
     def fingerprint(self) -> str:
         """The data's identity, which a resumed run checks: the row count and a hash of the rows
@@ -81,6 +90,8 @@ class VectorData:
             return f"density {digest.hexdigest()[:16]}"
         rows = self.points[:: max(1, len(self.points) // 4096)]
         digest.update(rows.cpu().contiguous().numpy().tobytes())
+        if self.labels is not None:
+            digest.update(self.labels.cpu().numpy().tobytes())
         return f"{len(self.points)} rows {digest.hexdigest()[:16]}"
 
     def to(self, device: torch.device) -> VectorData:
@@ -92,6 +103,7 @@ class VectorData:
             standardizer=self.standardizer.to(device),
             density=self.density.to(device) if self.density is not None else None,
             points=self.points.to(device) if self.points is not None else None,
+            labels=self.labels.to(device) if self.labels is not None else None,
         )
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -102,6 +114,20 @@ class VectorData:
             len(self._standardised), (n,), generator=generator, device=self.points.device
         )
         return self._standardised[rows]
+
+    def sample_labelled(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """n standardised labelled training vectors and their labels, uniformly with replacement."""
+        rows = torch.randint(
+            len(self._standardised), (n,), generator=generator, device=self.points.device
+        )
+        return self._standardised[rows], self.labels[rows]
+
+    def sample_labels(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n labels with the training points' class frequencies (for G's conditioning)."""
+        rows = torch.randint(len(self.labels), (n,), generator=generator, device=self.labels.device)
+        return self.labels[rows]
 
     def real_samples(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n real vectors in data space (for plots and metrics)."""

@@ -218,18 +218,25 @@ class Nearest:
     index: np.ndarray
 
 
-def nearest_rows(queries: pd.DataFrame, train: pd.DataFrame, kinds: Mapping[str, str]) -> Nearest:
+def nearest_rows(
+    queries: pd.DataFrame,
+    train: pd.DataFrame,
+    kinds: Mapping[str, str],
+    scale_by: pd.DataFrame | None = None,
+) -> Nearest:
     """The closest row of ``train`` to each row of ``queries``, by Euclidean distance in the
-    scaled space of :func:`scaled_rows` (fitted on ``train``); ``index`` is a position
+    scaled space of :func:`scaled_rows` (fitted on ``scale_by``, by default ``train``: a few
+    rows of a rare class are scaled by the whole table's); ``index`` is a position
     (``train.iloc``), not a label."""
     _check(kinds, queries=queries, train=train)
     from sklearn.neighbors import NearestNeighbors
 
-    records = scaled_rows(train, train, kinds)
+    scale_by = train if scale_by is None else scale_by
+    records = scaled_rows(train, scale_by, kinds)
     if len(records) == 0 or len(queries) == 0:
         raise DataError("no rows to measure distances between")
     finder = NearestNeighbors(n_neighbors=1).fit(records)
-    distance, index = finder.kneighbors(scaled_rows(queries, train, kinds))
+    distance, index = finder.kneighbors(scaled_rows(queries, scale_by, kinds))
     return Nearest(distance[:, 0], index[:, 0])
 
 
@@ -238,6 +245,7 @@ def table_memorisation(
     train: pd.DataFrame,
     heldout: pd.DataFrame,
     kinds: Mapping[str, str],
+    scale_by: pd.DataFrame | None = None,
 ) -> dict[str, float | int]:
     """The DCR summary of :func:`gankit.metrics.memorisation.memorisation`, for tables.
 
@@ -247,8 +255,8 @@ def table_memorisation(
     1/(m + 1) for m held-out rows); an exact copy lies within ``EXACT_TOLERANCE`` of a
     training row (``exact_copies``, ``exact_copy_share``).
     """
-    synthetic_dcr = nearest_rows(synthetic, train, kinds).distance
-    heldout_dcr = nearest_rows(heldout, train, kinds).distance
+    synthetic_dcr = nearest_rows(synthetic, train, kinds, scale_by).distance
+    heldout_dcr = nearest_rows(heldout, train, kinds, scale_by).distance
     near = synthetic_dcr < heldout_dcr.min()  # closer to a training row than any held-out one
     exact = synthetic_dcr < EXACT_TOLERANCE
     synthetic_median = float(np.median(synthetic_dcr))
@@ -268,12 +276,16 @@ def table_memorisation(
 
 
 def nearest_pairs(
-    synthetic: pd.DataFrame, train: pd.DataFrame, kinds: Mapping[str, str], count: int = 10
+    synthetic: pd.DataFrame,
+    train: pd.DataFrame,
+    kinds: Mapping[str, str],
+    count: int = 10,
+    scale_by: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``count`` synthetic rows closest to a training row, closest first: the positions
     ``synthetic`` (in ``synthetic``) and ``train`` (in ``train``) and their ``distance``; a
     memorising G's copies are all here, for a report to show side by side."""
-    nearest = nearest_rows(synthetic, train, kinds)
+    nearest = nearest_rows(synthetic, train, kinds, scale_by)
     order = np.argsort(nearest.distance, kind="stable")[:count]
     return pd.DataFrame(
         {"synthetic": order, "train": nearest.index[order], "distance": nearest.distance[order]}

@@ -1,6 +1,7 @@
 """Networks, chosen by name (``model``) and built from the config and the data's shape.
 
-``mlp`` takes vectors, shape (d,); ``dcgan`` and ``resnet`` take images, shape (C, H, W), and
+``mlp`` takes vectors, shape (d,), and is class-conditional (the class one-hot beside z and
+beside x) when given classes; ``dcgan`` and ``resnet`` take images, shape (C, H, W), and
 are class-conditional (conditional batch norm in G, a projection D) when given classes;
 ``tabular`` takes encoded table rows, shape (width,), with G's output heads given by the table
 transformer's ``spans``. ``auto`` is ``mlp`` for vectors, ``dcgan`` for images and ``tabular``
@@ -35,6 +36,7 @@ GENERATORS: dict[str, Callable[[Config, Shape, int, Spans], nn.Module]] = {
         config.generator.hidden,
         config.generator.activation,
         config.generator.batch_norm,
+        classes,
     ),
     "dcgan": lambda config, shape, classes, spans: DCGANGenerator(
         config.noise.dim,
@@ -55,7 +57,7 @@ GENERATORS: dict[str, Callable[[Config, Shape, int, Spans], nn.Module]] = {
 
 DISCRIMINATORS: dict[str, Callable[[Config, Shape, int, Spans], nn.Module]] = {
     "mlp": lambda config, shape, classes, spans: MLPDiscriminator(
-        shape[0] * config.pack,
+        (shape[0] + classes) * config.pack,
         config.discriminator.hidden,
         config.discriminator.activation,
         config.discriminator.batch_norm,
@@ -109,8 +111,8 @@ def build_discriminator(
     """D, returning logits; packed (PacGAN) when ``config.pack`` > 1 (vectors and tables)."""
     model = resolve_model(config, shape, spans)
     discriminator = DISCRIMINATORS[model](config, _as_tuple(shape), num_classes, spans or ())
-    if config.pack > 1 and model == "mlp":
-        return PackedDiscriminator(discriminator, config.pack)
+    if model == "mlp" and (config.pack > 1 or num_classes):
+        return PackedDiscriminator(discriminator, config.pack, num_classes)
     return discriminator
 
 

@@ -1,10 +1,15 @@
-"""Multilayer perceptrons for G: R^noise -> R^d and D: R^d -> R (a logit)."""
+"""Multilayer perceptrons for G: R^noise -> R^d and D: R^d -> R (a logit).
+
+A class-conditional G takes its class one-hot beside the noise, G(z, y) = G'([z, onehot(y)]);
+D takes it beside the sample (:class:`~gankit.nets.pack.PackedDiscriminator`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -36,7 +41,8 @@ def mlp(
 
 
 class MLPGenerator(nn.Module):
-    """G(z): noise of ``noise_dim`` features to a sample of ``data_dim`` features."""
+    """G(z), or G(z, y) with ``num_classes`` > 0: noise of ``noise_dim`` features to a sample
+    of ``data_dim`` features."""
 
     def __init__(
         self,
@@ -45,12 +51,16 @@ class MLPGenerator(nn.Module):
         hidden: Sequence[int],
         activation: str = "relu",
         batch_norm: bool = False,
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
         self.noise_dim = noise_dim
-        self.net = mlp(noise_dim, hidden, data_dim, activation, batch_norm)
+        self.num_classes = num_classes
+        self.net = mlp(noise_dim + num_classes, hidden, data_dim, activation, batch_norm)
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.num_classes:
+            z = torch.cat([z, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
         return self.net(z)
 
 

@@ -191,3 +191,62 @@ def plot_vae_loss(losses: Sequence[float], path: Target) -> None:
     axis.set(xlabel="step", ylabel="-ELBO (nats per image)", title="VAE training loss")
     axis.legend(fontsize=8)
     save_figure(figure, path)
+
+
+def plot_pr_curves(
+    curves: dict[float, dict[str, tuple[np.ndarray, np.ndarray]]], rare_share: float, path: Path
+) -> None:
+    """Precision against recall of the rare class on the held-out rows, one panel per
+    prevalence, one curve per training regime (``curves[prevalence][regime] = (is_rare,
+    scores)``); the dotted line is a classifier that guesses (precision = the rare share)."""
+    from sklearn.metrics import precision_recall_curve
+
+    figure, axes = plt.subplots(1, len(curves), figsize=(4.4 * len(curves), 4), squeeze=False)
+    for axis, (prevalence, by_regime) in zip(axes[0], curves.items(), strict=True):
+        for regime, (is_rare, scores) in by_regime.items():
+            precision, recall, _ = precision_recall_curve(is_rare, scores)
+            axis.step(recall, precision, where="post", lw=1.2, label=regime)
+        axis.axhline(rare_share, color="grey", ls=":", lw=1)
+        axis.set(xlabel="recall", title=f"prevalence {prevalence:g}", xlim=(0, 1), ylim=(0, 1.02))
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("precision")
+    axes[0][-1].legend(fontsize=7, loc="lower left")
+    save_figure(figure, path)
+
+
+def plot_gains(
+    rows: Sequence[dict[str, Any]], classifiers: Sequence[str], metric: str, path: Path
+) -> None:
+    """Each regime's gain in ``metric`` over real only, against the prevalence, one panel per
+    classifier, 95% paired intervals as error bars (``rows`` as the rare-event study's)."""
+    figure, axes = plt.subplots(
+        1, len(classifiers), figsize=(4.6 * len(classifiers), 4), squeeze=False
+    )
+    regimes = [r for r in dict.fromkeys(row["regime"] for row in rows) if r != "real"]
+    for axis, classifier in zip(axes[0], classifiers, strict=True):
+        for index, regime in enumerate(regimes):
+            chosen = [r for r in rows if r["classifier"] == classifier and r["regime"] == regime]
+            prevalence = np.array([r["prevalence"] for r in chosen])
+            gain = [r[f"{metric}_gain"] for r in chosen]
+            mean = np.array([g["mean"] for g in gain]) * 100
+            low, high = (np.array([g[k] for g in gain]) * 100 for k in ("low", "high"))
+            offset = prevalence * 1.04 ** (index - (len(regimes) - 1) / 2)
+            axis.errorbar(
+                offset,
+                mean,
+                yerr=np.nan_to_num([mean - low, high - mean]),
+                marker="o",
+                ms=3.5,
+                capsize=2.5,
+                label=regime,
+                ls="-" if "gan" in regime else "--",
+            )
+        axis.axhline(0, color="black", lw=0.8)
+        axis.set(xscale="log", xlabel="prevalence of the rare class in training", title=classifier)
+        axis.set_xticks(sorted({r["prevalence"] for r in rows}))
+        axis.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"{metric} gain over real only (points)")
+    axes[0][-1].legend(fontsize=7)
+    save_figure(figure, path)

@@ -55,6 +55,8 @@ STUDY_CONFIG = "study.yaml"
 STUDY = "study.json"
 STUDY_TABLES = "table.md"
 STUDY_ACCURACY = "accuracy.png"
+STUDY_PR_CURVES = "pr_curves.png"  # a rare-event study's
+STUDY_GAINS = "gains.png"
 CELL = "cell.json"
 
 

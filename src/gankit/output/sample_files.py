@@ -60,14 +60,17 @@ def check_target(path: Path, images: bool) -> None:
         raise GankitError(f"-o {str(path)!r} is not empty; choose a new folder")
 
 
-def write_vectors(path: Path, samples: np.ndarray) -> None:
-    """(n, d) vectors to ``path`` (.npy, .npz or .csv)."""
+def write_vectors(path: Path, samples: np.ndarray, labels: np.ndarray | None = None) -> None:
+    """(n, d) vectors to ``path`` (.npy, .npz or .csv); an .npz also holds ``labels`` (class
+    names), when given, as ``gankit train`` reads labelled vectors."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         text = io.StringIO()
         header = ",".join(f"x{i}" for i in range(samples.shape[1]))
         np.savetxt(text, samples, delimiter=",", fmt="%.7g", header=header, comments="")
         _write(path, text.getvalue().encode())
+    elif labels is not None and suffix == ".npz":
+        _write(path, _numpy_bytes(suffix, x=samples, labels=labels))
     else:
         _write(path, _numpy_bytes(suffix, x=samples))
 

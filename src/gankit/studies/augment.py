@@ -1,9 +1,12 @@
-"""``gankit augment``: does adding synthetic images to scarce real data make a better classifier,
+"""``gankit augment``: does adding synthetic data to scarce real data make a better classifier,
 without copying the training data?
 
-The study runs one cell (:mod:`gankit.studies.cells`) for each fraction of the training split
-(``study.fractions``) and each seed, in ``study.jobs`` processes, then sums the cells up over
-seeds (:mod:`gankit.studies.tables`). Its folder holds ``study.yaml`` (its settings, see
+For labelled images the study runs one cell (:mod:`gankit.studies.cells`) for each fraction of
+the training split (``study.fractions``) and each seed, in ``study.jobs`` processes, then sums
+the cells up over seeds (:mod:`gankit.studies.tables`). For a table, or images with
+``study.minority``, it is the rare-event study instead: one cell
+(:mod:`gankit.studies.rare_cells`) for each prevalence of the rare class and each seed, summed
+up by :mod:`gankit.studies.rare_events`. Its folder holds ``study.yaml`` (its settings, see
 :mod:`gankit.studies.config`), ``study.json`` (the tables, the pictures to show and every cell's
 raw numbers), ``table.md``, ``accuracy.png`` and one folder per cell; a cell is done once its
 ``cell.json`` is written, and :func:`resume_study` runs the others.
@@ -12,9 +15,10 @@ raw numbers), ``table.md``, ``accuracy.png`` and one folder per cell; a cell is 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -22,14 +26,16 @@ from typing import Any
 from tqdm import tqdm
 
 from gankit.config import model_for
-from gankit.data import ImageData, load_data
+from gankit.data import ImageData, TableData, load_data
 from gankit.errors import GankitError
 from gankit.files import write_atomically
 from gankit.metrics.features import feature_space
 from gankit.output import run_folder
 from gankit.output.figures import plot_study_accuracy
 from gankit.studies.cells import cell_folder, run_cell
-from gankit.studies.config import StudySettings, load_study_config
+from gankit.studies.config import RareStudyConfig, StudySettings, load_study_config
+from gankit.studies.rare_cells import rare_cell_folder, run_rare_cell
+from gankit.studies.rare_events import draw_figures, rare_study_data, rare_summary
 from gankit.studies.tables import accuracy_rows, format_tables, generator_rows, study_tables
 
 log = logging.getLogger(__name__)
@@ -43,7 +49,7 @@ CELL_PICTURES = {
 }
 """The pictures of each generator of a cell that ``study.json`` shows (those of seed 0)."""
 
-Cell = tuple[float, int]  # (fraction, seed)
+Cell = tuple[float, int]  # (fraction or prevalence, seed)
 
 
 def augment_study(
@@ -64,7 +70,7 @@ def augment_study(
     if training.data_is_path:  # a user's file: a resume from elsewhere must find it again
         training = dataclasses.replace(training, data=str(Path(training.data).resolve()))
         settings = dataclasses.replace(settings, training=training)
-    data = _study_data(settings)
+    settings, data = _study_data(settings)
     directory = run_folder.prepare(out, overwrite)
     with run_folder.locked(directory, "running the study"):
         write_atomically(directory / run_folder.STUDY_CONFIG, settings.to_yaml())
@@ -82,11 +88,14 @@ def resume_study(directory: str | Path, progress: bool = True) -> dict[str, Any]
         )
     with run_folder.locked(directory, "resuming the study"):
         settings = load_study_config(directory / run_folder.STUDY_CONFIG)
-        return _run_study(settings, _study_data(settings), directory, progress)
+        return _run_study(*_study_data(settings), directory, progress)
 
 
-def _study_data(settings: StudySettings) -> ImageData:
-    """The study's labelled images, or one line saying why its settings cannot make a study."""
+def _study_data(settings: StudySettings) -> tuple[StudySettings, ImageData | TableData]:
+    """The study's settings (completed) and data, or one line saying why they cannot make a
+    study."""
+    if settings.rare:
+        return rare_study_data(settings)
     training = settings.training
     data = load_data(training)
     if not isinstance(data, ImageData) or data.num_classes < 2:
@@ -100,20 +109,27 @@ def _study_data(settings: StudySettings) -> ImageData:
         raise GankitError(
             "gankit augment sets the training subset by study.fractions; drop image.per_class"
         )
-    return data
+    return settings, data
 
 
 def _run_study(
-    settings: StudySettings, data: ImageData, directory: Path, progress: bool
+    settings: StudySettings, data: ImageData | TableData, directory: Path, progress: bool
 ) -> dict[str, Any]:
-    """Every cell not done yet, then the study's tables, plot and ``study.json``."""
-    feature_space(data)  # trained (or read from the cache) once, before the cells share it
+    """Every cell not done yet, then the study's tables, plots and ``study.json``."""
     study = settings.study
-    cells = [(fraction, seed) for fraction in study.fractions for seed in range(study.seeds)]
+    if isinstance(study, RareStudyConfig):
+        cells = [(p, seed) for p in study.prevalence for seed in range(study.seeds)]
+        folder_of = rare_cell_folder
+        # a bar within the cell too, where one process runs the cells one by one
+        run = functools.partial(run_rare_cell, progress=progress and study.jobs == 1)
+    else:
+        feature_space(data)  # trained (or read from the cache) once, before the cells share it
+        cells = [(fraction, seed) for fraction in study.fractions for seed in range(study.seeds)]
+        folder_of, run = cell_folder, run_cell
     done = {
         cell: run_folder.read_json(path)
         for cell in cells
-        if (path := cell_folder(directory, *cell) / run_folder.CELL).is_file()
+        if (path := folder_of(directory, *cell) / run_folder.CELL).is_file()
     }
     to_run = [cell for cell in cells if cell not in done]
     if done:
@@ -123,32 +139,36 @@ def _run_study(
     with tqdm(
         total=len(cells), initial=len(done), desc="augment", unit="cell", disable=not progress
     ) as bar:
-        for cell, result in _run_cells(settings, to_run, directory):
+        for cell, result in _run_cells(run, settings, to_run, directory):
             done[cell] = result
             bar.update()
     results = [done[cell] for cell in cells]
 
-    summary = _summary(settings, results, data, directory)
-    plot_study_accuracy(
-        summary["accuracy"], study.classifiers, directory / run_folder.STUDY_ACCURACY
-    )
+    if isinstance(study, RareStudyConfig):
+        summary = rare_summary(settings, results, data, directory)
+        draw_figures(settings, summary["rows"], directory)
+    else:
+        summary = _summary(settings, results, data, directory)
+        plot_study_accuracy(
+            summary["accuracy"], study.classifiers, directory / run_folder.STUDY_ACCURACY
+        )
     write_atomically(directory / run_folder.STUDY_TABLES, format_tables(summary["tables"]))
     run_folder.write_json(directory / run_folder.STUDY, summary)  # last: the study is done
     return summary
 
 
 def _run_cells(
-    settings: StudySettings, cells: list[Cell], directory: Path
+    run: Callable[..., dict[str, Any]], settings: StudySettings, cells: list[Cell], directory: Path
 ) -> Iterator[tuple[Cell, dict[str, Any]]]:
     """Run ``cells``, in ``study.jobs`` processes; yields each (cell, result) as it finishes."""
     jobs = min(settings.study.jobs, len(cells))
     if jobs <= 1:
         for cell in cells:
-            yield cell, run_cell(settings, *cell, directory)
+            yield cell, run(settings, *cell, directory)
         return
     context = multiprocessing.get_context("spawn")  # no torch state shared with a fork
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_cell, settings, *cell, directory): cell for cell in cells}
+        futures = {pool.submit(run, settings, *cell, directory): cell for cell in cells}
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()

@@ -21,6 +21,7 @@ import yaml
 from gankit.config import (
     Config,
     apply_dict,
+    data_kind,
     load_config,
     read_config_file,
     set_key,
@@ -55,12 +56,80 @@ class StudyConfig:
     jobs: int = setting(1, ge=1)
 
 
+RareRegime = Literal[
+    "real",
+    "real+class_weights",
+    "real+random",
+    "real+smote",
+    "real+gan",
+    "real+ctgan",
+    "gan",
+]
+
+
+@dataclass
+class RareStudyConfig:
+    """``gankit augment`` on rare events: does oversampling a rare class with a conditional GAN
+    help a classifier find it, against class weights, random oversampling, SMOTE and CTGAN?
+
+    ``minority`` is the class made rare (default: the rarest class of the training split),
+    cut to each of ``prevalence`` of the training rows for each of ``seeds`` seeds; every
+    oversampler adds rows of it until it is ``balance`` times as many as the other rows.
+    ``validation`` of the rare training set is set aside for choosing thresholds.
+    """
+
+    prevalence: list[float] = field(default_factory=lambda: [0.01, 0.02, 0.05])
+    seeds: int = setting(5, ge=1)
+    minority: str = ""
+    balance: float = setting(1.0, gt=0, le=1)
+    regimes: list[RareRegime] = field(
+        default_factory=lambda: [
+            "real",
+            "real+class_weights",
+            "real+random",
+            "real+smote",
+            "real+gan",
+            "real+ctgan",
+            "gan",
+        ]
+    )
+    classifiers: list[Literal["logistic", "boosting", "mlp"]] = field(
+        default_factory=lambda: ["logistic", "boosting", "mlp"]
+    )
+    validation: float = setting(0.2, gt=0, lt=1)
+    ctgan_epochs: int = setting(300, ge=1)
+    jobs: int = setting(2, ge=1)
+
+
+RARE_KEYS = frozenset(
+    name
+    for name in RareStudyConfig.__dataclass_fields__
+    if name not in StudyConfig.__dataclass_fields__
+)
+"""The study keys that only a rare-event study has: given for images, they choose it."""
+
+RARE_DEFAULTS: dict[str, Any] = {
+    # A rare-event cell trains on a few hundred rows: 1000 steps of 500 rows are 2000 epochs
+    # of them, and one evaluation of 1000 samples at the end is enough to check the GAN.
+    "steps": 1000,
+    "eval_samples": 1000,
+    "conditional": True,  # labelled vectors too: G draws the rare class given it
+}
+"""Training defaults of the rare-event study's GANs over :data:`STUDY_DEFAULTS`: a table, labelled
+vectors, or labelled images with ``study.minority``."""
+
+
 @dataclass(frozen=True)
 class StudySettings:
     """Everything a study needs: its own settings, and the training config of its GANs."""
 
-    study: StudyConfig
+    study: StudyConfig | RareStudyConfig
     training: Config
+
+    @property
+    def rare(self) -> bool:
+        """Whether this is a rare-event study (a table's, or images' with a rare class)."""
+        return isinstance(self.study, RareStudyConfig)
 
     def to_yaml(self) -> str:
         """Both as one YAML file (``study.yaml``), read back by :func:`load_study_config`."""
@@ -78,6 +147,13 @@ class _StudyRoot:
     study: StudyConfig = field(default_factory=StudyConfig)
 
 
+@dataclass
+class _RareStudyRoot:
+    """:class:`_StudyRoot` of a rare-event study."""
+
+    study: RareStudyConfig = field(default_factory=RareStudyConfig)
+
+
 def load_study_config(
     path: str | Path | None = None,
     overrides: Sequence[str] = (),
@@ -86,8 +162,10 @@ def load_study_config(
     """The settings of a study from a file (a user's, or a study folder's ``study.yaml``), a dict
     and ``KEY=VALUE`` strings, later sources winning.
 
-    ``study`` and ``study.*`` keys set :class:`StudyConfig`; every other key goes to
-    :func:`gankit.config.load_config`, over :data:`STUDY_DEFAULTS`.
+    ``study`` and ``study.*`` keys set :class:`StudyConfig`, or :class:`RareStudyConfig` for
+    a table or labelled vectors, or when a key only it has is given (e.g. ``study.minority=3``
+    on digits); every other key goes to :func:`gankit.config.load_config`, over
+    :data:`STUDY_DEFAULTS` (and :data:`RARE_DEFAULTS` for a rare-event study).
     """
     from_file = read_config_file(path) if path is not None else {}
     study_file, training_file = _split(from_file)
@@ -101,23 +179,36 @@ def load_study_config(
         else:
             training_overrides.append(override)
 
-    root = _StudyRoot()
-    apply_dict(root, study_file)
-    apply_dict(root, study_base)
-    for key, value in study_overrides:
-        set_key(root, key, value, from_text=True)
-    validate(root)
-    _check_study(root.study, f"{SECTION}.")
-
     file_keys, base_keys = _dotted(training_file), _dotted(training_base)
+    study_keys = {
+        key.removeprefix(f"{SECTION}.")
+        for key in [*_dotted(study_file), *_dotted(study_base), *(k for k, _ in study_overrides)]
+    }
+    data = {**STUDY_DEFAULTS, **file_keys, **base_keys}.get("data")
+    for override in training_overrides:
+        key, _, value = override.partition("=")
+        data = value.strip() if key.strip() == "data" else data
+    rare = data_kind(str(data)) in ("tables", "vectors") or bool(study_keys & RARE_KEYS)
+    defaults = {**STUDY_DEFAULTS, **RARE_DEFAULTS} if rare else STUDY_DEFAULTS
     training = load_config(
-        None, training_overrides, base={**file_keys, **base_keys}, defaults=STUDY_DEFAULTS
+        None, training_overrides, base={**file_keys, **base_keys}, defaults=defaults
     )
     if path is not None:
         # load_config read the file's keys as part of ``base``: name the file as their source
         overridden = {o.partition("=")[0].strip() for o in training_overrides}
         for key in file_keys.keys() - base_keys.keys() - overridden:
             training.sources[key] = str(path)
+
+    root = _RareStudyRoot() if rare else _StudyRoot()
+    apply_dict(root, study_file)
+    apply_dict(root, study_base)
+    for key, value in study_overrides:
+        set_key(root, key, value, from_text=True)
+    validate(root)
+    if rare:
+        _check_rare_study(root.study, f"{SECTION}.")
+    else:
+        _check_study(root.study, f"{SECTION}.")
     return StudySettings(root.study, training)
 
 
@@ -153,4 +244,22 @@ def _check_study(study: StudyConfig, prefix: str) -> None:
     if not study.classifiers:
         raise ConfigError(
             f"config key '{prefix}classifiers' needs at least one of logistic, cnn, boosting"
+        )
+
+
+def _check_rare_study(study: RareStudyConfig, prefix: str) -> None:
+    if not study.prevalence or not all(0 < p < 0.5 for p in study.prevalence):
+        raise ConfigError(
+            f"config key '{prefix}prevalence' needs one or more shares of the training rows in "
+            f"(0, 0.5), e.g. [0.01, 0.02, 0.05]; got {study.prevalence}"
+        )
+    if len(set(study.prevalence)) < len(study.prevalence):
+        raise ConfigError(f"config key '{prefix}prevalence' repeats a value: {study.prevalence}")
+    if "real" not in study.regimes:
+        raise ConfigError(
+            f"config key '{prefix}regimes' must include real: every gain is measured against it"
+        )
+    if not study.classifiers:
+        raise ConfigError(
+            f"config key '{prefix}classifiers' needs at least one of logistic, boosting, mlp"
         )
