@@ -3,6 +3,7 @@ transformer's exact round trip (and its state without pickle), and TableData's s
 
 import json
 import math
+import multiprocessing
 from decimal import Decimal
 
 import numpy as np
@@ -184,6 +185,8 @@ def test_mixtures_fitted_in_processes_equal_those_fitted_in_one() -> None:
     for key, array in one.state()[0].items():
         np.testing.assert_allclose(two.state()[0][key], array, err_msg=key)
     assert one.fit_seconds > 0 and two.fit_seconds > 0
+    # no worker left behind to hold up the exit of the process that fitted (a study's cell)
+    assert multiprocessing.active_children() == []
 
 
 # ------------------------------------------------------------------------------------ split

@@ -155,9 +155,14 @@ def _fit_in_processes(
 ) -> list[tuple[np.ndarray, ...]]:
     # Processes, not threads: the mixture's EM is many small numpy steps that hold the GIL.
     from joblib import Parallel, delayed
+    from joblib.externals.loky import get_reusable_executor
 
     jobs = min(jobs, len(columns))
-    return Parallel(n_jobs=jobs)(delayed(_fit_mixture)(values, modes, seed) for values in columns)
+    fits = Parallel(n_jobs=jobs)(delayed(_fit_mixture)(values, modes, seed) for values in columns)
+    # Stop the workers now: left idle, they would hold a process that started them (a study's
+    # cell) at its exit for loky's idle timeout, five minutes.
+    get_reusable_executor().shutdown(wait=True)
+    return fits
 
 
 def _available_cores() -> int:
