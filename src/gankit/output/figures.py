@@ -156,26 +156,13 @@ def plot_study_accuracy(
         for index, regime in enumerate(regimes):
             chosen = [r for r in rows if r["classifier"] == classifier and r["regime"] == regime]
             fractions = np.array([r["fraction"] for r in chosen])
-            mean = np.array([r["accuracy"]["mean"] for r in chosen]) * 100
-            low = np.array([r["accuracy"]["low"] for r in chosen]) * 100
-            high = np.array([r["accuracy"]["high"] for r in chosen]) * 100
-            # a small offset per regime along x keeps the error bars apart
-            offset = fractions * 1.04 ** (index - (len(regimes) - 1) / 2)
-            axis.errorbar(
-                offset,
-                mean,
-                yerr=np.nan_to_num([mean - low, high - mean]),
-                marker="o",
-                ms=3.5,
-                capsize=2.5,
-                label=regime,
-                ls="--" if "vae" in regime else "-",
-            )
-        axis.set(xscale="log", xlabel="fraction of the real training images", title=classifier)
-        axis.set_xticks(sorted({r["fraction"] for r in rows}))
-        axis.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        axis.grid(alpha=0.3)
+            intervals = [r["accuracy"] for r in chosen]
+            style = "--" if "vae" in regime else "-"
+            _interval_line(axis, fractions, intervals, index, len(regimes), regime, style)
+        _log_axis(
+            axis, sorted({r["fraction"] for r in rows}), "fraction of the real training images"
+        )
+        axis.set_title(classifier)
     axes[0][0].set_ylabel("held-out accuracy (%)")
     axes[0][-1].legend(fontsize=8, loc="lower right")
     save_figure(figure, path)
@@ -227,26 +214,39 @@ def plot_gains(
         for index, regime in enumerate(regimes):
             chosen = [r for r in rows if r["classifier"] == classifier and r["regime"] == regime]
             prevalence = np.array([r["prevalence"] for r in chosen])
-            gain = [r[f"{metric}_gain"] for r in chosen]
-            mean = np.array([g["mean"] for g in gain]) * 100
-            low, high = (np.array([g[k] for g in gain]) * 100 for k in ("low", "high"))
-            offset = prevalence * 1.04 ** (index - (len(regimes) - 1) / 2)
-            axis.errorbar(
-                offset,
-                mean,
-                yerr=np.nan_to_num([mean - low, high - mean]),
-                marker="o",
-                ms=3.5,
-                capsize=2.5,
-                label=regime,
-                ls="-" if "gan" in regime else "--",
-            )
+            gains = [r[f"{metric}_gain"] for r in chosen]
+            style = "-" if "gan" in regime else "--"
+            _interval_line(axis, prevalence, gains, index, len(regimes), regime, style)
         axis.axhline(0, color="black", lw=0.8)
-        axis.set(xscale="log", xlabel="prevalence of the rare class in training", title=classifier)
-        axis.set_xticks(sorted({r["prevalence"] for r in rows}))
-        axis.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel(f"{metric} gain over real only (points)")
+        _log_axis(axis, sorted({r["prevalence"] for r in rows}), "prevalence of the rare class")
+        axis.set_title(classifier)
+    name = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC"}.get(metric, metric)
+    axes[0][0].set_ylabel(f"{name} gain over real only (points)")
     axes[0][-1].legend(fontsize=7)
     save_figure(figure, path)
+
+
+def _interval_line(
+    axis: plt.Axes,
+    x: np.ndarray,
+    intervals: Sequence[dict[str, float]],
+    index: int,
+    count: int,
+    label: str,
+    style: str,
+) -> None:
+    """One line of means (x 100) with their intervals as error bars, the ``index``-th of
+    ``count``: a small offset along a log x axis keeps the lines' bars apart."""
+    mean, low, high = (np.array([i[k] for i in intervals]) * 100 for k in ("mean", "low", "high"))
+    offset = x * 1.04 ** (index - (count - 1) / 2)
+    yerr = np.nan_to_num([mean - low, high - mean])
+    axis.errorbar(offset, mean, yerr=yerr, marker="o", ms=3.5, capsize=2.5, label=label, ls=style)
+
+
+def _log_axis(axis: plt.Axes, ticks: Sequence[float], label: str) -> None:
+    """A log x axis labelled at ``ticks`` as plain numbers, with a light grid."""
+    axis.set(xscale="log", xlabel=label)
+    axis.set_xticks(ticks)
+    axis.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.grid(alpha=0.3)

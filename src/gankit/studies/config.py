@@ -11,6 +11,7 @@ config never holds a study section.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,17 +83,7 @@ class RareStudyConfig:
     seeds: int = setting(5, ge=1)
     minority: str = ""
     balance: float = setting(1.0, gt=0, le=1)
-    regimes: list[RareRegime] = field(
-        default_factory=lambda: [
-            "real",
-            "real+class_weights",
-            "real+random",
-            "real+smote",
-            "real+gan",
-            "real+ctgan",
-            "gan",
-        ]
-    )
+    regimes: list[RareRegime] = field(default_factory=lambda: list(typing.get_args(RareRegime)))
     classifiers: list[Literal["logistic", "boosting", "mlp"]] = field(
         default_factory=lambda: ["logistic", "boosting", "mlp"]
     )
