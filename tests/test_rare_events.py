@@ -161,6 +161,12 @@ def test_the_study_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert (seed1 / "cell.json").is_file()
     assert main(["report", str(out)]) == 0
 
+    from test_report import _browser, _render  # the report's own check in headless Chromium
+
+    check = _render(_browser(), out / "report.html", tmp_path)
+    assert check["images"] == 2 and check["broken"] == []  # the PR curves and the gains
+    assert len(check["rows"]) == 5 and min(check["rows"]) >= 1  # closest pairs: the 5th
+
 
 @pytest.mark.parametrize(
     ("settings", "message"),
