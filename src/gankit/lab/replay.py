@@ -28,27 +28,7 @@ PAGE = """<!doctype html>
   <input type="range" id="slider" min="0" max="{last}" value="0">
   <span id="position"></span>
 </div>
-<div class="panels">
-  <figure class="panel">
-    <div class="stack" id="panel-d">
-      <canvas id="heat-d" width="360" height="360"></canvas>
-      <canvas id="samples-d" width="360" height="360"></canvas>
-      <canvas id="arrows-d" width="360" height="360"></canvas>
-    </div>
-    <figcaption><b>D(x)</b>, the trained discriminator (blue: real, red: fake); real samples (blue),
-      G's samples (red), G's image of a noise grid, and arrows -grad L_G on G's samples</figcaption>
-  </figure>
-  <figure class="panel">
-    <div class="stack" id="panel-star">
-      <canvas id="heat-star" width="360" height="360"></canvas>
-      <canvas id="samples-star" width="360" height="360"></canvas>
-    </div>
-    <figcaption><b>D*(x) = p_data / (p_data + p_g)</b>, p_g by a kernel density estimate of G's
-      samples; contours: the exact p_data</figcaption>
-  </figure>
-  <div class="side"><table class="numbers" id="numbers"></table></div>
-</div>
-<div class="curves" id="curves"></div>
+{panels}
 </section></main>
 <script>{draw}</script>
 <script>
@@ -84,6 +64,17 @@ show(0);
 """
 
 
+def _panels() -> str:
+    """The live page's panels and curves, as they are in ``index.html``: the replay draws the
+    same pictures into the same elements."""
+    page = (STATIC / "index.html").read_text()
+    start = page.index('<div class="panels">')
+    end = page.index('<div class="curves" id="curves"></div>') + len(
+        '<div class="curves" id="curves"></div>'
+    )
+    return page[start:end]
+
+
 def _inline(text: str) -> str:
     """Text safe inside a <script> element: no "</" can close it early."""
     return text.replace("</", "<\\/")
@@ -97,6 +88,7 @@ def replay_html(scene: dict[str, Any], frames: list[str]) -> str:
         title=escape(title),
         style=(STATIC / "lab.css").read_text(),
         last=len(frames) - 1,
+        panels=_panels(),
         draw=_inline((STATIC / "draw.js").read_text()),
         scene=_inline(json.dumps({k: v for k, v in scene.items() if k != "curves"})),
         frames=_inline("[" + ",".join(frames) + "]"),
