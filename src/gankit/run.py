@@ -16,7 +16,7 @@ from gankit.config import Config, load_config
 from gankit.data import ImageData, load_data
 from gankit.data.table_transformer import TableTransformer
 from gankit.data.vectors import Standardizer, VectorData
-from gankit.errors import GankitError
+from gankit.errors import DataError, GankitError
 from gankit.evaluation import Evaluator, evaluation_noise, generate
 from gankit.files import write_atomically
 from gankit.nets import build_discriminator, build_generator
@@ -78,7 +78,15 @@ class Run:
     def data(self) -> VectorData | ImageData:
         """The training data, reloaded from the config when the run was loaded from disk."""
         if self._data is None:
-            self._data = load_data(self.config)
+            data = load_data(self.config)
+            now = list(getattr(data, "classes", []))
+            if self.num_classes and not self.is_table and now != self.classes:
+                raise DataError(
+                    f"this run's G was trained on {len(self.classes)} classes "
+                    f"({', '.join(self.classes)}) and {self.config.data!r} now has {len(now)} "
+                    f"({', '.join(now)}); give it the data it was trained on, or train anew"
+                )
+            self._data = data
         return self._data
 
     def generate(

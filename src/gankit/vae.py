@@ -32,7 +32,8 @@ from torch import Tensor, nn
 from gankit.data.images import ImageData
 from gankit.errors import DataError, GankitError
 from gankit.files import write_atomically
-from gankit.nets.dcgan import SIZES, DCGANGenerator
+from gankit.nets.dcgan import SIZES, DCGANGenerator, pyramid_channels
+from gankit.nets.layers import base_side, halvings
 from gankit.supervised import fit
 from gankit.threads import torch_threads
 
@@ -66,8 +67,7 @@ class Encoder(nn.Module):
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
-        levels = int(math.log2(shape[1])) - 2
-        channels = [width * min(2**level, 8) for level in range(levels + 1)]
+        channels = pyramid_channels(width, halvings(shape[1]))
         layers: list[nn.Module] = [
             nn.Conv2d(shape[0] + num_classes, channels[0], 3, padding=1),
             nn.LeakyReLU(0.2),
@@ -75,7 +75,7 @@ class Encoder(nn.Module):
         for c_in, c_out in itertools.pairwise(channels):
             layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers, nn.Flatten())
-        self.posterior = nn.Linear(channels[-1] * 16, 2 * latent_dim)
+        self.posterior = nn.Linear(channels[-1] * base_side(shape[1]) ** 2, 2 * latent_dim)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if self.num_classes:

@@ -21,6 +21,7 @@ from gankit.data.image_files import (
 )
 from gankit.data.images import ImageData, prepare_images
 from gankit.data.mixtures import GaussianMixture, grid, mixture1d, ring
+from gankit.data.mnist import load_mnist
 from gankit.data.split import holdout_split, rare_rows
 from gankit.data.tables import BUILT_IN_TABLES, TableData, load_table
 from gankit.data.vectors import Standardizer, VectorData
@@ -32,7 +33,7 @@ MIXTURES: dict[str, Callable[[Config], GaussianMixture]] = {
     "mixture1d": lambda config: mixture1d(**vars(config.mixture)),
 }
 
-IMAGE_SETS: dict[str, Callable[[], RawImages]] = {"digits": load_digits}
+IMAGE_SETS: dict[str, Callable[[], RawImages]] = {"digits": load_digits, "mnist": load_mnist}
 VECTOR_HOLDOUT = 0.2
 """The share of each class of labelled vectors held out, as for images and tables."""
 # config.BUILT_IN_DATA names each of these, so that the config knows a built-in name's kind.

@@ -1,5 +1,5 @@
 """Layers the convolutional networks share: class-conditional batch norm, the projection
-head of a conditional D, and optional spectral normalisation."""
+head of a conditional D, optional spectral normalisation, and the image sizes they take."""
 
 from __future__ import annotations
 
@@ -60,6 +60,27 @@ class ProjectionHead(nn.Module):
         if self.embed is None:
             return logit
         return logit + (self.embed(labels) * h).sum(-1)
+
+
+def base_side(resolution: int) -> int:
+    """The side of the smallest feature map: ``resolution`` halved while it is even and above
+    7 (4 for 32 px, 7 for 28 px). G starts from a map of this side; D ends on one."""
+    while resolution > 7 and resolution % 2 == 0:
+        resolution //= 2
+    return resolution
+
+
+def halvings(resolution: int) -> int:
+    """How many times ``resolution`` halves down to :func:`base_side` (3 for 32 px, 2 for 28)."""
+    return (resolution // base_side(resolution)).bit_length() - 1
+
+
+def image_sizes(low: int, high: int) -> tuple[int, ...]:
+    """The square sizes from ``low`` to ``high`` px that halve at least once to a 4 to 7 px map:
+    8, 10, 12, 14, 16, 20, 24, 28, 32, 40, ..."""
+    return tuple(
+        size for size in range(low, high + 1) if 4 <= base_side(size) <= 7 and halvings(size) >= 1
+    )
 
 
 def check_resolution(

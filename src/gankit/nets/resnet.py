@@ -1,24 +1,23 @@
 """ResNet G and D with spectral normalisation in D (SNGAN: Miyato et al. 2018, appendix B).
 
-G: z -> 4x4 map -> residual blocks that each double the resolution (batch norm, ReLU, 3x3
-convolutions; conditional batch norm with classes) -> BN, ReLU, 3x3 conv, tanh. D: residual
-blocks that halve the resolution down to 8x8, two more at 8x8, ReLU, global sum pooling and
-a spectral-normalised linear (+ projection) head. Built for 32 and 64 px (16 works too);
-``width`` 64 gives SNGAN's CIFAR sizes: 256 channels in G, 128 in D.
+G: z -> 4x4 map (7x7 for 28 px: :func:`base_side`) -> residual blocks that each double the
+resolution (batch norm, ReLU, 3x3 convolutions; conditional batch norm with classes) -> BN,
+ReLU, 3x3 conv, tanh. D: residual blocks that halve the resolution down to 8x8 or less (7x7
+for 28 px), two more there, ReLU, global sum pooling and a spectral-normalised linear (+
+projection) head. Built for 32 and 64 px (16 to 64 work); ``width`` 64 gives SNGAN's CIFAR
+sizes: 256 channels in G, 128 in D.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.nets.layers import ClassBatchNorm2d, ProjectionHead
+from gankit.nets.layers import ClassBatchNorm2d, ProjectionHead, base_side, halvings, image_sizes
 from gankit.nets.layers import maybe_spectral_norm as sn
 
-SIZES = (16, 32, 64)
+SIZES = image_sizes(16, 64)
 
 
 class GeneratorBlock(nn.Module):
@@ -63,7 +62,7 @@ class DiscriminatorBlock(nn.Module):
 
 
 class ResNetGenerator(nn.Module):
-    """G(z, y) for (C, R, R) images, R in 16, 32, 64."""
+    """G(z, y) for (C, R, R) images, R in :data:`SIZES`."""
 
     def __init__(
         self, noise_dim: int, shape: tuple[int, int, int], width: int = 64, num_classes: int = 0
@@ -71,16 +70,16 @@ class ResNetGenerator(nn.Module):
         super().__init__()
         self.noise_dim = noise_dim
         channels = 4 * width
-        self.project = nn.Linear(noise_dim, channels * 16)
+        self.side = base_side(shape[1])
+        self.project = nn.Linear(noise_dim, channels * self.side**2)
         self.blocks = nn.ModuleList(
-            GeneratorBlock(channels, channels, num_classes)
-            for _ in range(int(math.log2(shape[1])) - 2)
+            GeneratorBlock(channels, channels, num_classes) for _ in range(halvings(shape[1]))
         )
         self.norm = nn.BatchNorm2d(channels)
         self.to_image = nn.Conv2d(channels, shape[0], 3, padding=1)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        x = self.project(z).view(len(z), -1, 4, 4)
+        x = self.project(z).view(len(z), -1, self.side, self.side)
         for block in self.blocks:
             x = block(x, labels)
         return torch.tanh(self.to_image(torch.relu(self.norm(x))))
@@ -92,7 +91,7 @@ class ResNetDiscriminator(nn.Module):
     def __init__(self, shape: tuple[int, int, int], width: int = 64, num_classes: int = 0) -> None:
         super().__init__()
         channels = 2 * width
-        downs = int(math.log2(shape[1])) - 3  # halvings down to 8x8
+        downs = halvings(shape[1]) - (base_side(shape[1]) == 4)  # halvings down to 8x8 or less
         blocks = [DiscriminatorBlock(shape[0], channels, down=True, first=True)]
         blocks += [DiscriminatorBlock(channels, channels, down=True) for _ in range(downs - 1)]
         blocks += [DiscriminatorBlock(channels, channels, down=False) for _ in range(2)]
