@@ -58,7 +58,7 @@ def test_a_written_config_reads_back_the_same(tmp_path) -> None:
     [
         (["stepz=3"], "unknown config key 'stepz'; did you mean 'steps'?"),
         (["generator.lrr=1"], "did you mean 'generator.lr'?"),
-        (["steps=ten"], "config key 'steps' expects an integer, got 'ten'"),
+        (["steps=ten"], "config key 'steps' expects an integer or auto, got 'ten'"),
         (["generator.lr=fast"], "config key 'generator.lr' expects a number"),
         (["generator.lr=-1"], "config key 'generator.lr' must be > 0"),
         (["loss=wasserstein"], "config key 'loss' must be one of nonsaturating, minimax"),

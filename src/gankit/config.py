@@ -53,6 +53,7 @@ BUILT_IN_DATA: dict[str, DataKind] = {
     "grid25": "vectors",
     "mixture1d": "vectors",
     "digits": "labelled images",
+    "mnist": "labelled images",
     "penguins": "tables",
     "fair": "tables",
     "breast_cancer": "tables",
@@ -71,6 +72,7 @@ _IMAGE_DEFAULTS: dict[str, Any] = {
     "augment.policy": ["color", "translation", "cutout"],
     "eval_every": 500,
     "eval_samples": 2000,
+    "stop.max_steps": 20000,
 }
 KIND_DEFAULTS: dict[DataKind, dict[str, Any]] = {
     "vectors": {},  # Config's own defaults are the mixtures' (PacGAN's protocol)
@@ -93,6 +95,7 @@ KIND_DEFAULTS: dict[DataKind, dict[str, Any]] = {
         "generator.betas": [0.5, 0.9],
         "discriminator.betas": [0.5, 0.9],
         "eval_every": 1000,
+        "stop.max_steps": 10000,
     },
 }
 """Defaults for each kind of data, over :class:`Config`'s and under everything a user sets."""
@@ -302,11 +305,31 @@ class PopulationConfig:
 
 
 @dataclass
+class StopConfig:
+    """Early stopping (:mod:`gankit.training.early_stop`): with a ``metric``, training stops
+    once the metric of the evaluation every ``eval_every`` steps has not improved by more than
+    ``min_delta`` for ``patience`` evaluations, and the run keeps its networks of the best one.
+
+    ``metric`` is ``none``, ``auto`` (the class accuracy of a conditional image G's samples, the
+    quality score for tables, the Frechet distance otherwise) or a metric's name. ``steps=auto``
+    is short for ``stop.metric=auto`` with ``steps`` at ``max_steps``, the cap.
+    """
+
+    metric: str = "none"
+    patience: int = setting(4, ge=1)
+    min_delta: float = setting(0.0, ge=0)
+    max_steps: int = setting(100_000, ge=1)
+
+
+@dataclass
 class Config:
-    """Everything a training run needs. ``data``, ``steps`` and ``seed`` always exist."""
+    """Everything a training run needs. ``data``, ``steps`` and ``seed`` always exist.
+
+    ``steps`` is an integer once loaded: ``auto`` is resolved by :func:`load_config`.
+    """
 
     data: str = "ring8"
-    steps: int = setting(24000, ge=1)
+    steps: int | Literal["auto"] = setting(24000, ge=1)
     seed: int = setting(0, ge=0)
     batch_size: int = setting(128, ge=1)
     d_steps: int = setting(1, ge=1)
@@ -329,6 +352,7 @@ class Config:
     rare: RareConfig = field(default_factory=RareConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
+    stop: StopConfig = field(default_factory=StopConfig)
     eval_every: int = setting(4000, ge=1)
     eval_samples: int = setting(2500, ge=1)
     log_every: int = setting(50, ge=1)
@@ -430,10 +454,23 @@ def load_config(
     config = build(None)  # the data named, by whichever source names it
     kind = data_kind(config.data)
     config = build(kind)
+    _resolve_auto_steps(config)
     _resolve_population_size(config)
     validate(config)
     _check_model_settings(config, kind)
     return config
+
+
+def _resolve_auto_steps(config: Config) -> None:
+    """``steps=auto``: early stopping on ``stop.metric`` (``auto`` unless named), at most
+    ``stop.max_steps`` steps."""
+    if config.steps != "auto":
+        return
+    config.steps = config.stop.max_steps
+    config.sources["steps"] = f"auto: stop.max_steps ({config.sources['steps']})"
+    if config.stop.metric == "none":
+        config.stop.metric = "auto"
+        config.sources["stop.metric"] = "steps=auto"
 
 
 def _resolve_population_size(config: Config) -> None:
@@ -610,8 +647,13 @@ def _convert(value: Any, kind: Any, dotted: str, from_text: bool) -> Any:
         if not isinstance(value, list | tuple):
             raise fail(f"a list of {item_kind.__name__}s")
         return [_convert(item, item_kind, dotted, from_text) for item in value]
-    if origin in (typing.Union, types.UnionType):
-        raise TypeError(f"unsupported config type {kind}")  # not used by the schema
+    if origin in (typing.Union, types.UnionType):  # steps: an integer or "auto"
+        options = typing.get_args(kind)
+        for option in options:
+            with contextlib.suppress(ConfigError):
+                return _convert(value, option, dotted, from_text)
+        expected = [_describe(option) for option in options]
+        raise fail(" or ".join(expected))
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -649,6 +691,13 @@ def _convert(value: Any, kind: Any, dotted: str, from_text: bool) -> Any:
     raise TypeError(f"unsupported config type {kind}")
 
 
+def _describe(kind: Any) -> str:
+    """A type as a config error names it: ``an integer``, ``auto``."""
+    if typing.get_origin(kind) is Literal:
+        return " or ".join(map(str, typing.get_args(kind)))
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[kind]
+
+
 def validate(config: Any, prefix: str = "") -> None:
     """Check every numeric range in the tree, and the cross-field rules of each section."""
     for item in _settings(type(config)):
@@ -658,7 +707,8 @@ def validate(config: Any, prefix: str = "") -> None:
             validate(value, prefix=f"{dotted}.")
             continue
         for number in value if isinstance(value, list) else [value]:
-            _check_range(number, item.metadata, dotted)
+            if not isinstance(number, str):  # steps=auto has no range
+                _check_range(number, item.metadata, dotted)
     if isinstance(config, NetworkConfig):
         _check_network(config, prefix)
     if isinstance(config, MixtureConfig):

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.nn.utils import get_total_norm
 
 from gankit.config import Config, NetworkConfig
-from gankit.data import ImageData, class_count
+from gankit.data import ImageData, TableData, class_count
 from gankit.data.vectors import VectorData
 from gankit.diffaugment import Augment
 from gankit.errors import ConfigError, DivergenceError
@@ -45,6 +45,7 @@ from gankit.objectives import (
 )
 from gankit.training.device import autocast, resolve_device
 from gankit.training.distributed import SINGLE, World
+from gankit.training.early_stop import EarlyStop, stop_metric
 from gankit.training.ema import EMA
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
@@ -106,6 +107,10 @@ class Trainer:
         if config.augment.policy and len(data.shape) != 3:
             raise ConfigError("augment.policy augments images; this data is vectors")
         self.augment = Augment(config.augment, config.batch_size) if config.augment.policy else None
+        self.early_stop = None  # steps=auto: stop when the held-out metric stops improving
+        if config.stop.metric != "none":
+            metric = stop_metric(config.stop.metric, _kind(data), bool(self.num_classes))
+            self.early_stop = EarlyStop(metric, config.stop.patience, config.stop.min_delta)
         self.stat_names = STAT_NAMES + (("augment_p",) if self.augment else ())
         self.schedulers = [
             torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
@@ -125,6 +130,20 @@ class Trainer:
         if self.config.lr_decay == "linear":
             return max(0.0, 1 - step / self.config.steps)
         return 1.0
+
+    @property
+    def finished(self) -> bool:
+        """Whether training is over: at ``config.steps``, or stopped early."""
+        stopped = self.early_stop is not None and self.early_stop.stopped_at is not None
+        return self.step >= self.config.steps or stopped
+
+    @property
+    def networks(self) -> dict[str, nn.Module]:
+        """G, D and the EMA of G (when kept): what early stopping keeps the best of."""
+        networks = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.ema is not None:
+            networks["ema"] = self.ema.module
+        return networks
 
     @property
     def sampling_generator(self) -> nn.Module:
@@ -287,6 +306,7 @@ class Trainer:
             "noise_rng": self.noise_rng.get_state(),
             "augment_rng": self.augment_rng.get_state(),
             "augment": self.augment.state_dict() if self.augment is not None else None,
+            "early_stop": self.early_stop.state_dict() if self.early_stop is not None else None,
             "stats_sum": self.stats_sum,
             "stats_count": self.stats_count,
         }
@@ -307,6 +327,8 @@ class Trainer:
             self.augment_rng.set_state(state["augment_rng"])
         if self.augment is not None:
             self.augment.load_state_dict(state["augment"])
+        if self.early_stop is not None:
+            self.early_stop.load_state_dict(state["early_stop"])
         self.stats_sum.copy_(state["stats_sum"])
         self.stats_count = int(state["stats_count"])
         self.step = int(state["step"])
@@ -318,12 +340,13 @@ class Trainer:
         evaluate: Callable[[], dict[str, float]] | None = None,
         checkpoint: Callable[[], None] | None = None,
     ) -> None:
-        """Train until ``self.step == steps``, reporting each step (:meth:`report_step`).
+        """Train until ``self.step == steps`` or early stopping stops it, reporting each step
+        (:meth:`report_step`).
 
         A step whose losses or parameters are not finite raises :class:`DivergenceError`
         before it is logged or saved.
         """
-        while self.step < steps:
+        while self.step < steps and not self.finished:
             stats = self.train_step()
             self.check_finite(stats)
             self.report_step(stats, steps, hooks, evaluate, checkpoint)
@@ -340,22 +363,27 @@ class Trainer:
 
         Every ``log_every`` steps the stats averaged since the last record are passed to each
         hook as ``{"step": ..., "loss_d": ..., ...}``; every ``eval_every`` steps and at the
-        end, ``evaluate()`` adds its metrics to that record. Every ``checkpoint_every`` steps
-        and at the end, after the hooks, ``checkpoint()`` is called. A population of trainers
-        stepped together (:mod:`gankit.training.population`) reports each member's step here.
+        end, ``evaluate()`` adds its metrics to that record, and early stopping may end the fit
+        there. Every ``checkpoint_every`` steps and at the end, after the hooks,
+        ``checkpoint()`` is called. A population of trainers stepped together
+        (:mod:`gankit.training.population`) reports each member's step here.
         """
         config = self.config
         self.stats_sum += stats
         self.stats_count += 1
         last = self.step == steps
-        if last or self.step % config.log_every == 0 or self.step % config.eval_every == 0:
+        evaluating = last or self.step % config.eval_every == 0
+        if evaluating or self.step % config.log_every == 0:
             record: dict[str, Any] = {"step": self.step}
             averages = (self.stats_sum / self.stats_count).tolist()
             record.update(zip(self.stat_names, averages, strict=True))
             self.stats_sum.zero_()
             self.stats_count = 0
-            if evaluate is not None and (last or self.step % config.eval_every == 0):
+            if evaluate is not None and evaluating:
                 record.update(evaluate())
+            if self.early_stop is not None and evaluating:
+                value = record.get(self.early_stop.metric)  # rank 0's: the one that evaluates
+                last |= self.early_stop.observe(value, self.step, self.networks, self.world)
             for hook in hooks:
                 hook(record)
         if checkpoint is not None and (last or self.step % config.checkpoint_every == 0):
@@ -370,6 +398,15 @@ def build_trainer(config: Config, data: VectorData | ImageData, world: World = S
     generator = build_generator(config, data.shape, classes, spans)
     discriminator = build_discriminator(config, data.shape, classes, spans)
     return Trainer(config, data, generator, discriminator, OBJECTIVES[config.loss], world)
+
+
+def _kind(data: VectorData | ImageData | TableData) -> str:
+    """The data's kind, as early stopping names it: what its evaluation reports."""
+    if isinstance(data, ImageData):
+        return "images"
+    if isinstance(data, TableData):
+        return "tables"
+    return "mixtures" if data.density is not None else "vectors"
 
 
 def _optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:

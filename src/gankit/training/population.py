@@ -196,7 +196,7 @@ class Population:
         first = self.trainers[0]
         self.objective = first.objective
         self.active: list[int] = []
-        self.restack([index for index, t in enumerate(self.trainers) if t.step < t.config.steps])
+        self.restack([index for index, t in enumerate(self.trainers) if not t.finished])
 
     def restack(self, active: Sequence[int]) -> None:
         """Stack the ``active`` members anew, from their own networks and optimizers.
@@ -530,7 +530,7 @@ def _fit(directory: Path, members: list[Member], training: list[Member], started
     for member in training:
         if member.trainer.step == 0:
             member.guard.checkpoint()  # a good state to go back to before the first step
-        if member.trainer.step >= steps:  # killed after its last checkpoint: only to write
+        if member.trainer.finished:  # killed after its last checkpoint: only to write
             _finish(member, started)
     evaluators = {
         index: _after(store(index), member.outputs.evaluate) for index, member in by_index.items()
@@ -561,17 +561,16 @@ def _fit(directory: Path, members: list[Member], training: list[Member], started
             trainer.report_step(
                 stats[row], steps, member.outputs.reporters, evaluators[index], checkpoints[index]
             )
-            if trainer.step >= steps:
+            if trainer.finished:
                 _finish(member, started)
                 _write_state(directory, members)
+        going_on = [i for i in population.active if by_index[i].status == "training"]
+        if not changed and len(going_on) < len(population.active):  # one stopped early
+            for index in going_on:
+                population.store(index)
+            changed = True
         if changed:
-            population.restack(
-                [
-                    i
-                    for i in population.active
-                    if by_index[i].status == "training" and by_index[i].trainer.step < steps
-                ]
-            )
+            population.restack(going_on)
 
 
 def _stack(batches: list[tuple[Tensor, Tensor | None]]) -> tuple[Tensor, Tensor | None]:

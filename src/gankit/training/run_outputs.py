@@ -8,6 +8,7 @@ and the pictures at the end.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from gankit.training.callbacks import ProgressBar, Reporter, TensorBoardLog
 from gankit.training.checkpoint import Checkpoints
 from gankit.training.engine import Trainer
 from gankit.training.image_progress import ImageProgress
+
+log = logging.getLogger(__name__)
 
 
 class RunOutputs:
@@ -86,20 +89,29 @@ class RunOutputs:
             self.evaluator,
             self.pictures,
         )
+        early_stop = trainer.early_stop
+        if early_stop is not None:  # the networks of the best evaluation, not the last
+            early_stop.restore_best(trainer.networks)
         sampler, discriminator = trainer.sampling_generator.cpu(), trainer.discriminator.cpu()
         run = Run(config, data.standardizer, sampler, discriminator, directory, data=data)
         if not world.is_main:
             world.barrier()  # until rank 0 has written the run folder
             return run
         run.save(directory)
-        if evaluator.last_samples is None:  # resumed at the last step: nothing was trained
-            evaluator(sampler)
-        trained = config.steps - self.first_step
-        summary = {
-            **self.metrics_log.records[-1],
-            "seconds": round(seconds, 2),
-            "steps_per_second": round(trained / seconds, 1) if trained else None,
-        }
+        summary = dict(self.metrics_log.records[-1])
+        restored = early_stop is not None and early_stop.best_step != trainer.step
+        shown_step = early_stop.best_step if restored else trainer.step
+        if evaluator.last_samples is None or restored:
+            # resumed at the last step (nothing was scored), or the best networks are back
+            summary.update(evaluator(sampler))
+        trained = trainer.step - self.first_step
+        summary.update(
+            seconds=round(seconds, 2),
+            steps_per_second=round(trained / seconds, 1) if trained else None,
+        )
+        if early_stop is not None:
+            summary["early_stop"] = early_stop.summary()
+            log.info("%s: %s", directory, summary["early_stop"]["reason"])
         if resumed:
             summary["resumed_from"] = self.first_step
         if isinstance(data, ImageData | TableData):
@@ -119,7 +131,7 @@ class RunOutputs:
                 evaluator.last_samples.numpy(),
                 data,
                 directory / run_folder.SAMPLES,
-                title=f"{data.name}: G after {config.steps} steps",
+                title=f"{data.name}: G after {shown_step} steps",
             )
         world.barrier()
         return run
