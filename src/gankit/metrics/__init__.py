@@ -15,7 +15,7 @@ from gankit.metrics.images import evaluate_images
 from gankit.metrics.kid import kernel_distance
 from gankit.metrics.mixture import mode_coverage
 from gankit.metrics.prdc import prdc
-from gankit.metrics.sharpness import laplacian_variance
+from gankit.metrics.sharpness import high_frequency_share, laplacian_variance
 
 
 def evaluate_samples(
@@ -53,6 +53,7 @@ __all__ = [
     "evaluate_images",
     "evaluate_samples",
     "frechet_distance",
+    "high_frequency_share",
     "kernel_distance",
     "laplacian_variance",
     "mode_coverage",

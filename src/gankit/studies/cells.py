@@ -10,7 +10,9 @@ every classifier's held-out scores.
    scored on the held-out real images, which no model ever trains on.
 
 The GAN's and the VAE's samples are scored alike: feature-space metrics, sharpness (variance of
-the Laplacian) and distances to the closest training image (:mod:`gankit.metrics.memorisation`).
+the Laplacian, and the share of spectral energy at high frequencies:
+:mod:`gankit.metrics.sharpness`) and distances to the closest training image
+(:mod:`gankit.metrics.memorisation`).
 A cell's folder holds ``gan/``, the GAN's run folder, and ``vae/``, the VAE's weights, scores
 and pictures; its ``cell.json``, written last, marks it done.
 """
@@ -30,7 +32,7 @@ from gankit.config import Config
 from gankit.data import ImageData, load_data
 from gankit.downstream import shifted_copies, train_and_score
 from gankit.metrics import evaluate_samples
-from gankit.metrics.sharpness import laplacian_variance
+from gankit.metrics.sharpness import sharpness_scores
 from gankit.output import run_folder
 from gankit.output.figures import plot_vae_loss
 from gankit.output.image_grids import save_grid, save_nearest_pairs
@@ -58,11 +60,14 @@ GENERATOR_METRICS = (
     "coverage",
     "class_accuracy",
     "sharpness",
+    "high_frequency",
     "dcr_ratio",
     "near_copies",
     "exact_copies",
 )
-"""What a cell keeps of each generator's scores (and of the real images', their sharpness)."""
+"""What a cell keeps of each generator's scores (and of the real images', their sharpness and
+high-frequency share). A study written before ``high_frequency`` existed lacks it: its tables
+leave that column empty."""
 
 CELL_SETTINGS = ("seed", "eval_every", "progress", "image.train_fraction", "image.subset_seed")
 """The training settings each cell sets for its GAN, whatever the study's config says."""
@@ -89,9 +94,8 @@ def run_cell(
         count = data.num_classes * math.ceil(count / data.num_classes)  # balanced classes
         run = train(config, out=folder / "gan", overwrite=True)
         sources: dict[str, tuple[Tensor, Tensor]] = {"gan": _labelled(run.generate(count, seed))}
-        generators = {
-            "gan": _generator_metrics(run.summary(), run.generate(config.eval_samples, seed)[0])
-        }
+        gan_images = run.generate(config.eval_samples, seed)[0]
+        generators = {"gan": _generator_metrics({**run.summary(), **sharpness_scores(gan_images)})}
         if study.vae:
             vae, losses = train_vae(
                 data, steps=config.steps, batch_size=config.batch_size, seed=seed
@@ -100,7 +104,7 @@ def run_cell(
             plot_vae_loss(losses, folder / "vae" / run_folder.LOSSES)
             sources["vae"] = _labelled(vae.generate(count, seed))
             generators["vae"] = _score_vae(vae, data, config, folder / "vae")
-        generators["real"] = {"sharpness": float(laplacian_variance(data.heldout_images).mean())}
+        generators["real"] = sharpness_scores(data.heldout_images)
 
         shifted = shifted_copies(*real, count, torch.Generator().manual_seed(seed))
         training_sets = {
@@ -147,22 +151,30 @@ def _cell_config(training: Config, fraction: float, seed: int) -> Config:
     )
 
 
+def score_images(
+    images: Tensor, labels: Tensor | None, data: ImageData, seed: int
+) -> dict[str, Any]:
+    """Generated images (n, C, H, W) in [-1, 1], and the classes they were asked for, scored
+    as a cell scores its VAE's: every metric of :func:`~gankit.metrics.evaluate_samples`
+    against the held-out images (``seed`` for its random parts), and the sharpness measures of
+    :func:`~gankit.metrics.sharpness.sharpness_scores`."""
+    return {**evaluate_samples(images, data, seed, labels), **sharpness_scores(images)}
+
+
 def _score_vae(vae: VAE, data: ImageData, config: Config, folder: Path) -> dict[str, Any]:
     """The VAE's samples scored like the GAN's; its samples.png and nearest.png beside."""
     images, labels = vae.generate(config.eval_samples, config.seed)
-    metrics = evaluate_samples(images, data, config.seed, labels)
+    metrics = score_images(images, labels, data, config.seed)
     grid, grid_labels = _labelled(vae.generate(10 * data.num_classes, config.seed))
     rows = grid_labels.argsort(stable=True)  # row c: ten samples of class c
     save_grid(grid[rows], folder / run_folder.SAMPLES, columns=10)
     save_nearest_pairs(images, data.images, folder / run_folder.NEAREST)
     run_folder.write_json(folder / run_folder.SUMMARY, metrics)
-    return _generator_metrics(metrics, images)
+    return _generator_metrics(metrics)
 
 
-def _generator_metrics(metrics: dict[str, Any], images: Tensor) -> dict[str, Any]:
-    chosen = {key: metrics[key] for key in GENERATOR_METRICS if key in metrics}
-    chosen["sharpness"] = float(laplacian_variance(images.clamp(-1, 1)).mean())
-    return chosen
+def _generator_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {key: metrics[key] for key in GENERATOR_METRICS if key in metrics}
 
 
 def _labelled(generated: tuple[Tensor, Tensor | None]) -> tuple[Tensor, Tensor]:

@@ -52,7 +52,9 @@ def generator_rows(fractions: list[float], cells: list[dict[str, Any]]) -> list[
             found = [c["generators"][source] for c in here]
             row: dict[str, Any] = {"fraction": fraction, "source": source}
             for key in GENERATOR_METRICS:
-                if key in found[0]:
+                # every seed's, or none: a study resumed from cells written before a score
+                # existed (high_frequency) leaves that score out rather than mix seeds
+                if all(key in f for f in found):
                     row[key] = t_interval([f[key] for f in found]).to_dict()
             rows.append(row)
     return rows
@@ -175,7 +177,13 @@ def _accuracy_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _generator_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    digits = {"frechet": 1, "sharpness": 3, "near_copies": 1, "exact_copies": 1}
+    digits = {
+        "frechet": 1,
+        "sharpness": 3,
+        "high_frequency": 3,
+        "near_copies": 1,
+        "exact_copies": 1,
+    }
     return {
         "title": "The generators' samples (mean [95% interval] over seeds)",
         "columns": ["fraction", "source", *GENERATOR_METRICS],
@@ -190,6 +198,7 @@ def _generator_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "note": (
             "Frechet, precision, recall, density and coverage in the data's feature network's "
             "space, against the held-out images; sharpness: variance of the Laplacian; "
+            "high_frequency: share of spectral energy above half the Nyquist frequency; "
             "dcr_ratio: median distance to the closest training image, synthetic over "
             "held-out; near copies: samples closer to a training image than any held-out "
             "image is"
