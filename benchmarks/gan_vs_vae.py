@@ -6,9 +6,8 @@ blurry and the GAN's sharp?
 
 For each seed S: the config's GAN (``gankit.train``, with seed=S, into OUT/gan-seed-S), then a
 conditional VAE (``gankit.vae.train_vae``) on the same training images for the same steps and
-batch size, as ``gankit augment``'s cells train theirs; the wall time of each (the GAN's on
-``threads`` with its evaluations every ``eval_every`` steps, the VAE's on one thread, as
-train_vae runs). Both draw the
+batch size, as ``gankit augment``'s cells train theirs; the wall time of each (both on the
+config's ``threads``, the GAN's with its evaluations every ``eval_every`` steps). Both draw the
 config's ``eval_samples`` samples, each class in turn, scored as the study scores them
 (``gankit.studies.cells.score_images``): against the held-out images, Frechet distance, KID,
 precision, recall, density, coverage and class accuracy in the feature network's space, near
@@ -89,7 +88,13 @@ def run_seed(
         raise SystemExit("gan_vs_vae.py needs labelled images and a class-conditional GAN")
 
     started = time.perf_counter()
-    vae, _ = train_vae(data, steps=config.steps, batch_size=config.batch_size, seed=seed)
+    vae, _ = train_vae(
+        data,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        seed=seed,
+        threads=config.threads,
+    )
     vae_seconds = time.perf_counter() - started
 
     count = config.eval_samples

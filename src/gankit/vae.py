@@ -191,10 +191,12 @@ def train_vae(
     latent_dim: int = 16,
     width: int = 32,
     lr: float = 1e-3,
+    threads: int = 1,
 ) -> tuple[VAE, list[float]]:
     """A VAE trained on ``data`` by Adam on the mean -ELBO of minibatches, and that loss (nats
     per image) at every step. On the CPU the same seed gives the same weights, bit for bit.
-    Runs on one torch thread, as the GAN trainer does by default (fastest for these sizes)."""
+    Runs on ``threads`` torch threads, one by default as the GAN trainer (fastest for small
+    images); give a GAN's ``threads`` to train it on the same."""
     _check_arguments(data, steps, batch_size, conditional, latent_dim, width, lr)
     num_classes = data.num_classes if conditional else 0
     with torch.random.fork_rng():  # seed the initial weights, leave the caller's stream alone
@@ -203,7 +205,7 @@ def train_vae(
     vae.to(data.images.device)
     rng = torch.Generator(data.images.device).manual_seed(seed)
     batches = (data.sample_labelled(batch_size, rng) for _ in range(steps))
-    with torch_threads(1), torch.random.fork_rng():
+    with torch_threads(threads), torch.random.fork_rng():
         torch.manual_seed(seed + 1)  # eps of the reparameterisation
         losses = fit(
             vae, lambda batch: vae.negative_elbo(*batch).mean(), batches, lr=lr, name="VAE"
