@@ -231,8 +231,8 @@ def test_discriminator_sees_only_augmented_images(monkeypatch) -> None:
     [
         (["model=mlp"], ConfigError, "config key 'generator.width' is not used by model=mlp"),
         (["data=ring8"], ConfigError, "config key 'generator.width' is not used by model=mlp"),
-        (["image.resolution=12"], ConfigError, "set image.resolution to one of 8, 16, 32, 64"),
-        (["model=resnet"], ConfigError, "model=resnet makes square images of 16, 32, 64"),
+        (["image.resolution=18"], ConfigError, "set image.resolution to one of 8, 10, 12, 14,"),
+        (["model=resnet"], ConfigError, "model=resnet makes square images of 16, 20, 24, 28,"),
     ],
 )
 def test_bad_combinations_are_refused(overrides, error, message) -> None:
