@@ -1,15 +1,18 @@
-"""S MLPs of one architecture as one module: every layer a batched matrix product over members.
+"""S networks of one architecture as one module, so that one pass runs every member.
 
 A population of small GANs (:mod:`gankit.training.population`) spends its time on kernel
 launches and Python, not arithmetic, when each member runs alone. Stacked, member s's linear
 layer is ``x_s W_s^T + b_s`` for all s at once (``torch.baddbmm`` over (S, n, in) inputs),
-and its batch norm normalises each member's batch with that member's own statistics, so a
-member computes exactly what it computes alone, up to the rounding of batched kernels.
+its convolutions are one grouped convolution over the members' channels side by side
+(``groups=S``), and its batch norm normalises each member's batch with that member's own
+statistics, so a member computes exactly what it computes alone, up to the rounding of
+batched kernels.
 
-All members' parameters live in one (S, P) tensor, ``flat``, each layer's weight a view of it,
-so an optimizer steps every member in a few elementwise operations on ``flat`` and its
-gradient; the batch-norm running statistics live likewise in ``buffers`` (S, B). ``load`` and
-``store`` copy a member's own module to and from its row, by the member's parameter names.
+All members' parameters live in one (S, P) tensor, ``flat``, each of a member's tensors a
+view of it, so an optimizer steps every member in a few elementwise operations on ``flat``
+and its gradient; the batch-norm running statistics live likewise in ``buffers_flat`` (S, B),
+their step counters in ``counters``. ``load`` and ``store_row`` copy a member's own module to
+and from its row, by the member's parameter names.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import GankitError
+from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.pack import PackedDiscriminator
 
@@ -42,56 +46,45 @@ class Slot:
         return flat[:, self.start : self.start + size].view(len(flat), *self.shape)
 
 
-class StackedMLP(nn.Module):
-    """The members' MLP G (or D) stacked: inputs (S, n, in) to outputs (S, n, out), or D's
-    logits (S, n / pack)."""
+def stack(members: Sequence[nn.Module]) -> Stacked:
+    """The members' networks (all of one architecture) as one stacked module."""
+    first = members[0]
+    inner = first.discriminator if isinstance(first, PackedDiscriminator) else first
+    if isinstance(inner, MLPGenerator | MLPDiscriminator):
+        return StackedMLP(members)
+    if isinstance(first, DCGANGenerator):
+        return StackedDCGANGenerator(members)
+    if isinstance(first, DCGANDiscriminator):
+        return StackedDCGANDiscriminator(members)
+    raise GankitError(
+        f"population training stacks MLP and DCGAN networks, not {type(inner).__name__}; "
+        "use model=mlp or model=dcgan, or train these runs one at a time"
+    )
+
+
+class Stacked(nn.Module):
+    """The flat storage of S members' parameters, batch-norm statistics and counters; a
+    subclass computes the members' forward pass from :attr:`leaves`."""
 
     def __init__(self, members: Sequence[nn.Module]) -> None:
         super().__init__()
         first = members[0]
-        self.pack = first.pack if isinstance(first, PackedDiscriminator) else 1
-        inner = first.discriminator if isinstance(first, PackedDiscriminator) else first
-        if not isinstance(inner, MLPGenerator | MLPDiscriminator):
+        if any("parametrizations" in name for name, _ in first.named_parameters()):
             raise GankitError(
-                f"population training stacks MLP networks, not {type(inner).__name__}; "
-                "use model=mlp, or train these runs one at a time"
+                "population training does not stack spectral norm (its power iteration is "
+                "per run); set generator.spectral_norm and discriminator.spectral_norm to "
+                "false, or train these runs one at a time"
             )
-        self.logits = isinstance(inner, MLPDiscriminator)
-        # A conditional MLP takes its class one-hot beside its input (nets/mlp.py, nets/pack.py).
-        self.num_classes = getattr(first, "num_classes", 0)
-        prefix = {id(m): n for n, m in first.named_modules()}
         self.param_slots: list[Slot] = []
+        for name, parameter in first.named_parameters():
+            _add_slot(self.param_slots, name, parameter.shape)
         self.buffer_slots: list[Slot] = []
         self.counter_names: list[str] = []
-        # (kind, the first member's layer, its slots, its column of ``counters``)
-        self.layers: list[tuple[str, nn.Module, tuple[Slot, ...], int]] = []
-        for layer in inner.net:
-            name = prefix[id(layer)]
-            if isinstance(layer, nn.Linear):
-                slots = (
-                    self._slot(self.param_slots, f"{name}.weight", layer.weight.shape),
-                    self._slot(self.param_slots, f"{name}.bias", layer.bias.shape),
-                )
-                self.layers.append(("linear", layer, slots, -1))
-            elif isinstance(layer, nn.BatchNorm1d):
-                slots = (
-                    self._slot(self.param_slots, f"{name}.weight", layer.weight.shape),
-                    self._slot(self.param_slots, f"{name}.bias", layer.bias.shape),
-                    self._slot(self.buffer_slots, f"{name}.running_mean", layer.running_mean.shape),
-                    self._slot(self.buffer_slots, f"{name}.running_var", layer.running_var.shape),
-                )
-                self.counter_names.append(f"{name}.num_batches_tracked")
-                self.layers.append(("batch_norm", layer, slots, len(self.counter_names) - 1))
-            elif sum(1 for _ in layer.parameters()) == 0:
-                self.layers.append(("elementwise", layer, (), -1))  # an activation
-            else:
-                raise GankitError(f"population training cannot stack a {type(layer).__name__}")
-        named = [name for name, _ in first.named_parameters()]
-        if sorted(named) != sorted(slot.name for slot in self.param_slots):
-            raise GankitError(
-                f"population training stacks plain MLPs; this {type(inner).__name__} has "
-                "parameters outside its layers (conditioning?); train these runs one at a time"
-            )
+        for name, buffer in first.named_buffers():
+            if buffer.is_floating_point():  # batch norm's running mean and variance
+                _add_slot(self.buffer_slots, name, buffer.shape)
+            else:  # its num_batches_tracked
+                self.counter_names.append(name)
         count = len(members)
         device = next(first.parameters()).device
         self.flat = nn.Parameter(torch.zeros(count, _size(self.param_slots), device=device))
@@ -99,65 +92,57 @@ class StackedMLP(nn.Module):
         self.register_buffer(
             "counters", torch.zeros(count, len(self.counter_names), dtype=torch.long)
         )
-        # Each layer's tensors as leaves that share the storage of ``flat``: updating ``flat``
-        # updates them, and their gradients are separate (a view of ``flat`` itself would
-        # make autograd fill a zero (S, P) tensor per layer and backward).
+        # Each tensor as a leaf that shares the storage of ``flat``: updating ``flat`` updates
+        # them, and their gradients are separate (a view of ``flat`` itself would make
+        # autograd fill a zero (S, P) tensor per layer and backward).
         self.leaves = {
             slot.name: slot.view(self.flat.detach()).requires_grad_() for slot in self.param_slots
         }
+        self._buffer_views = {slot.name: slot.view(self.buffers_flat) for slot in self.buffer_slots}
+        self._counter_columns = {name: i for i, name in enumerate(self.counter_names)}
         self.load(members)
 
+    @property
+    def members(self) -> int:
+        return len(self.flat)
+
     def flat_gradient(self) -> Tensor:
-        """The gradient of ``flat`` from the layers' gradients after a backward pass."""
+        """The gradient of ``flat`` from the leaves' gradients after a backward pass."""
         return torch.cat([self.leaves[slot.name].grad.flatten(1) for slot in self.param_slots], 1)
 
     def zero_grad(self) -> None:
         for leaf in self.leaves.values():
             leaf.grad = None
 
-    @staticmethod
-    def _slot(slots: list[Slot], name: str, shape: torch.Size) -> Slot:
-        start = slots[-1].start + math.prod(slots[-1].shape) if slots else 0
-        slots.append(Slot(name, start, tuple(shape)))
-        return slots[-1]
+    def batch_norm(self, wide: Tensor, name: str, layer: nn.modules.batchnorm._BatchNorm) -> Tensor:
+        """Training-mode batch norm ``name`` of each member's batch with its own statistics.
 
-    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Each member's G(z) or D(x) (with its classes ``labels``, (S, n), when conditional)."""
-        if self.num_classes:
-            x = torch.cat([x, F.one_hot(labels, self.num_classes).to(x.dtype)], dim=2)
-        members, n = x.shape[:2]
-        if self.pack > 1:  # PacGAN: D judges pack samples at once, concatenated
-            x = x.reshape(members, n // self.pack, -1)
-        for kind, layer, slots, column in self.layers:
-            if kind == "linear":
-                weight, bias = (self.leaves[slot.name] for slot in slots)
-                x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))  # x W^T + b
-            elif kind == "batch_norm":
-                x = self._batch_norm(x, layer, slots, column)
-            else:
-                x = layer(x)
-        return x.squeeze(-1) if self.logits else x
-
-    def _batch_norm(
-        self, x: Tensor, layer: nn.BatchNorm1d, slots: tuple[Slot, ...], column: int
-    ) -> Tensor:
-        """Training-mode batch norm of each member's batch with its own statistics.
-
-        The members' channels side by side, (n, S * C), are what nn.BatchNorm1d sees of one
-        member, (n, C), with more channels: the same kernel reduces each channel alike, so a
-        member's batch norm rounds as it does alone (batch norm amplifies rounding in G).
+        ``wide`` holds the members' channels side by side, (n, S * C, ...): what the member's
+        batch norm sees of its own batch, (n, C, ...), with more channels. The same kernel
+        reduces each channel alike, so a member's batch norm rounds as it does alone (batch
+        norm amplifies rounding in G).
         """
-        members, n, channels = x.shape
-        weight, bias = (self.leaves[slot.name].reshape(-1) for slot in slots[:2])
-        running = [slot.view(self.buffers_flat) for slot in slots[2:]]
+        weight = bias = None
+        if layer.affine:
+            weight, bias = (self.leaves[f"{name}.{p}"].reshape(-1) for p in ("weight", "bias"))
+        running = [self._buffer_views[f"{name}.{s}"] for s in ("running_mean", "running_var")]
         mean, var = (statistic.reshape(-1).clone() for statistic in running)
-        wide = x.transpose(0, 1).reshape(n, members * channels)
         y = F.batch_norm(wide, mean, var, weight, bias, True, layer.momentum, layer.eps)
         with torch.no_grad():
             for statistic, updated in zip(running, (mean, var), strict=True):
-                statistic.copy_(updated.view(members, channels))
-            self.counters[:, column] += 1
-        return y.view(n, members, channels).transpose(0, 1)
+                statistic.copy_(updated.view_as(statistic))
+            self.counters[:, self._counter_columns[f"{name}.num_batches_tracked"]] += 1
+        return y
+
+    def linear(self, x: Tensor, name: str) -> Tensor:
+        """Linear layer ``name`` of every member: x_s W_s^T + b_s for (S, n, in) inputs."""
+        weight, bias = self.leaves[f"{name}.weight"], self.leaves[f"{name}.bias"]
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+    def embedding(self, labels: Tensor, name: str) -> Tensor:
+        """Embedding ``name`` of every member's labels (S, n): (S, n, features)."""
+        table = self.leaves[f"{name}.weight"]
+        return table[torch.arange(len(table), device=labels.device)[:, None], labels]
 
     @torch.no_grad()
     def load(self, members: Sequence[nn.Module], rows: Sequence[int] | None = None) -> None:
@@ -191,6 +176,144 @@ class StackedMLP(nn.Module):
             named_buffers[slot.name].copy_(slot.view(buffers)[row])
         for column, name in enumerate(self.counter_names):
             named_buffers[name].fill_(counters[row, column])
+
+
+class StackedMLP(Stacked):
+    """The members' MLP G (or D) stacked: inputs (S, n, in) to outputs (S, n, out), or D's
+    logits (S, n / pack)."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        first = members[0]
+        self.pack = first.pack if isinstance(first, PackedDiscriminator) else 1
+        inner = first.discriminator if isinstance(first, PackedDiscriminator) else first
+        # A conditional MLP takes its class one-hot beside its input (nets/mlp.py, nets/pack.py).
+        self.num_classes = getattr(first, "num_classes", 0)
+        self.logits = isinstance(inner, MLPDiscriminator)
+        prefix = {id(m): n for n, m in first.named_modules()}
+        # (kind, the first member's layer, its name in the member)
+        self.layers: list[tuple[str, nn.Module, str]] = []
+        for layer in inner.net:
+            if isinstance(layer, nn.Linear | nn.BatchNorm1d):
+                kind = "linear" if isinstance(layer, nn.Linear) else "batch_norm"
+            elif sum(1 for _ in layer.parameters()) == 0:
+                kind = "elementwise"  # an activation
+            else:
+                raise GankitError(f"population training cannot stack a {type(layer).__name__}")
+            self.layers.append((kind, layer, prefix[id(layer)]))
+        super().__init__(members)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Each member's G(z) or D(x) (with its classes ``labels``, (S, n), when conditional)."""
+        if self.num_classes:
+            x = torch.cat([x, F.one_hot(labels, self.num_classes).to(x.dtype)], dim=2)
+        members, n = x.shape[:2]
+        if self.pack > 1:  # PacGAN: D judges pack samples at once, concatenated
+            n //= self.pack
+            x = x.reshape(members, n, -1)
+        for kind, layer, name in self.layers:
+            if kind == "linear":
+                x = self.linear(x, name)
+            elif kind == "batch_norm":
+                y = self.batch_norm(_side_by_side(x), name, layer)
+                x = y.view(n, members, -1).transpose(0, 1)
+            else:
+                x = layer(x)
+        return x.squeeze(-1) if self.logits else x
+
+
+class StackedDCGANGenerator(Stacked):
+    """The members' DCGAN G stacked: noise (S, n, d) to images (S, n, C, H, W).
+
+    Between the projection and the image the members' feature maps lie side by side as
+    channels, (n, S * C, h, w), so that each transposed convolution of all members is one
+    grouped convolution and each batch norm one batch norm over S * C channels.
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        first = members[0]
+        self.side = first.side
+        self.conditional = bool(first.norms[0].num_classes)
+        self.norm_layers = [norm.norm for norm in first.norms]
+        self.convolutions = [(f"ups.{i}", up) for i, up in enumerate(first.ups)]
+        self.convolutions.append(("to_image", first.to_image))
+        super().__init__(members)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        members, n = z.shape[:2]
+        x = _side_by_side(self.linear(z, "project").view(members, n, -1, self.side, self.side))
+        *ups, to_image = self.convolutions
+        for index, (name, up) in enumerate(ups):
+            x = torch.relu(self._class_norm(x, index, labels))
+            x = _grouped(self, x, name, up, F.conv_transpose2d)
+        x = torch.relu(self._class_norm(x, len(ups), labels))
+        x = torch.tanh(_grouped(self, x, *to_image, F.conv2d))
+        return x.view(n, members, -1, *x.shape[2:]).transpose(0, 1)
+
+    def _class_norm(self, x: Tensor, index: int, labels: Tensor | None) -> Tensor:
+        """ClassBatchNorm2d ``norms.{index}``: gamma_y * x_hat + beta_y of each member."""
+        name = f"norms.{index}"
+        x = self.batch_norm(x, f"{name}.norm", self.norm_layers[index])
+        if not self.conditional:
+            return x
+        gamma, beta = (
+            _side_by_side(self.embedding(labels, f"{name}.{p}"))[:, :, None, None]
+            for p in ("gamma", "beta")
+        )
+        return gamma * x + beta
+
+
+class StackedDCGANDiscriminator(Stacked):
+    """The members' DCGAN D stacked: images (S, n, C, H, W) to logits (S, n)."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        first = members[0]
+        self.convolutions = [
+            (name, layer)
+            for name, layer in first.features.named_children()
+            if isinstance(layer, nn.Conv2d)
+        ]
+        self.slope = next(
+            layer.negative_slope for layer in first.features if isinstance(layer, nn.LeakyReLU)
+        )
+        self.projection = first.head.embed is not None
+        super().__init__(members)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        members, n = x.shape[:2]
+        x = _side_by_side(x)
+        for name, layer in self.convolutions:
+            x = F.leaky_relu(_grouped(self, x, f"features.{name}", layer, F.conv2d), self.slope)
+        h = x.reshape(n, members, -1).transpose(0, 1)  # each member's features, flattened
+        logit = self.linear(h, "head.linear").squeeze(-1)  # psi(h)
+        if self.projection:  # + <embed(y), h> (ProjectionHead)
+            logit = logit + (self.embedding(labels, "head.embed") * h).sum(-1)
+        return logit
+
+
+def _grouped(stacked: Stacked, x: Tensor, name: str, layer: nn.Module, convolution) -> Tensor:
+    """Convolution ``name`` of every member at once: ``groups=S`` over side-by-side channels.
+
+    A member's weight, (out, in, k, k) (or (in, out, k, k) transposed), stacked on its first
+    axis is the grouped weight; its bias likewise.
+    """
+    weight, bias = stacked.leaves[f"{name}.weight"], stacked.leaves[f"{name}.bias"]
+    return convolution(
+        x,
+        weight.reshape(-1, *weight.shape[2:]),
+        bias.reshape(-1),
+        stride=layer.stride,
+        padding=layer.padding,
+        groups=stacked.members,
+    )
+
+
+def _side_by_side(x: Tensor) -> Tensor:
+    """(S, n, C, ...) to (n, S * C, ...): each member's channels as a block of channels."""
+    return x.transpose(0, 1).reshape(x.shape[1], -1, *x.shape[3:])
+
+
+def _add_slot(slots: list[Slot], name: str, shape: torch.Size) -> None:
+    slots.append(Slot(name, _size(slots), tuple(shape)))
 
 
 def _size(slots: list[Slot]) -> int:

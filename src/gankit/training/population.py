@@ -5,8 +5,8 @@
 built as a single run with its seed builds it (same initial weights, same random streams for
 data and noise, its own EMA, learning-rate schedule and optimizer settings); what the
 population adds is the step. Every member's G and D are stacked into one network
-(:class:`~gankit.nets.stacked.StackedMLP`), and one forward and backward pass computes the
-population's loss,
+(:mod:`gankit.nets.stacked`: batched matrix products for MLPs, grouped convolutions for the
+DCGAN), and one forward and backward pass computes the population's loss,
 
     L = sum_s L_s,
 
@@ -44,12 +44,12 @@ import torch
 from torch import Tensor
 
 from gankit.config import Config, PopulationConfig, load_config, set_key, validate
-from gankit.data import VectorData, load_data
+from gankit.data import ImageData, VectorData, load_data
 from gankit.errors import DivergenceError, GankitError
 from gankit.files import write_atomically
 from gankit.metrics.intervals import mean_and_standard_error
 from gankit.nets import resolve_model
-from gankit.nets.stacked import StackedMLP
+from gankit.nets.stacked import Stacked, stack
 from gankit.output import run_folder
 from gankit.run import Run
 from gankit.threads import torch_threads
@@ -103,7 +103,7 @@ class StackedOptimizer:
 
     def __init__(
         self,
-        stack: StackedMLP,
+        stack: Stacked,
         networks: Sequence[torch.nn.Module],
         optimizers: Sequence[torch.optim.Optimizer],
     ) -> None:
@@ -209,8 +209,8 @@ class Population:
         members = [self.trainers[index] for index in self.active]
         generators = [t.generator for t in members]
         discriminators = [t.discriminator for t in members]
-        self.generator = StackedMLP(generators)
-        self.discriminator = StackedMLP(discriminators)
+        self.generator = stack(generators)
+        self.discriminator = stack(discriminators)
         self.g_optimizer = StackedOptimizer(
             self.generator, generators, [t.g_optimizer for t in members]
         )
@@ -272,6 +272,9 @@ class Population:
             )
             loss_d, real_logits, fake_logits = self._discriminator_step(members, regularize)
         loss_g = self._generator_step(members)
+        stats = [loss_d, loss_g, real_logits.sigmoid().mean(1), fake_logits.sigmoid().mean(1)]
+        if members[0].augment is not None:
+            stats.append(torch.tensor([t.augment.p for t in members], dtype=loss_d.dtype))
         with warnings.catch_warnings():
             # A member's own optimizer never steps (the stack steps its row), and torch warns
             # at the first schedule step that it did not.
@@ -280,9 +283,7 @@ class Population:
                 for scheduler in trainer.schedulers:
                     scheduler.step()
                 trainer.step += 1
-        return torch.stack(
-            [loss_d, loss_g, real_logits.sigmoid().mean(1), fake_logits.sigmoid().mean(1)], 1
-        ).float()
+        return torch.stack(stats, 1).float()
 
     def _discriminator_step(
         self, members: list[Trainer], regularize: Tensor
@@ -295,8 +296,11 @@ class Population:
         with members[0].autocast():
             with torch.no_grad():  # fakes of the real batch's classes
                 fake = self.generator(noise, labels)
-            real_logits = self.discriminator(real, labels)
-            fake_logits = self.discriminator(fake, labels)
+            real_logits = self._discriminate(members, real, labels)
+            fake_logits = self._discriminate(members, fake, labels)
+            for trainer, logits in zip(members, real_logits, strict=True):
+                if trainer.augment is not None and trainer.augment.adaptive:
+                    trainer.augment.observe(logits.detach().sign().mean())
             # L_D of each member, computed as its single run computes it
             loss = torch.stack(
                 [
@@ -324,7 +328,7 @@ class Population:
             labels = torch.stack([t.data.sample_labels(batch, t.noise_rng) for t in members])
         noise = torch.stack([t.sample_noise(batch) for t in members])
         with members[0].autocast():
-            fake_logits = self.discriminator(self.generator(noise, labels), labels)
+            fake_logits = self._discriminate(members, self.generator(noise, labels), labels)
             loss = torch.stack([self.objective.generator(fake) for fake in fake_logits.unbind()])
         self.generator.zero_grad()
         loss.sum().backward(inputs=list(self.generator.leaves.values()))
@@ -335,6 +339,15 @@ class Population:
             self.ema_buffers.copy_(self.generator.buffers_flat)
             self.ema_counters.copy_(self.generator.counters)
         return loss.detach()
+
+    def _discriminate(self, members: list[Trainer], x: Tensor, labels: Tensor | None) -> Tensor:
+        """Each member's D logits for its x, augmented as its single run augments (its own
+        policy, p and random stream: Trainer.run_discriminator)."""
+        if members[0].augment is not None:
+            x = torch.stack(
+                [t.augment(own, t.augment_rng) for t, own in zip(members, x, strict=True)]
+            )
+        return self.discriminator(x, labels)
 
     def finite(self, stats: Tensor) -> list[bool]:
         """For each active member, whether its losses and all its parameters are finite."""
@@ -394,10 +407,16 @@ def check_population(config: Config, data: Any) -> None:
         )
     spans = getattr(data, "spans", None)
     model = resolve_model(config, data.shape, spans)
-    if model != "mlp":
+    if model not in ("mlp", "dcgan"):
         raise GankitError(
-            f"population training stacks MLPs (vector data); model={model} trains one run at "
-            "a time: drop population.seeds and population.sweep"
+            f"population training stacks MLPs and DCGANs; model={model} trains one run at a "
+            "time: choose model=mlp or model=dcgan, or drop population.seeds and population.sweep"
+        )
+    if config.generator.spectral_norm or config.discriminator.spectral_norm:
+        raise GankitError(
+            "population training does not stack spectral norm (its power iteration is per "
+            "run); set generator.spectral_norm and discriminator.spectral_norm to false, or "
+            "train the runs one at a time"
         )
     if config.loss == "wgan-gp":
         raise GankitError(
@@ -407,7 +426,7 @@ def check_population(config: Config, data: Any) -> None:
 
 
 def train_population(
-    config: Config, data: VectorData, out: str | Path, overwrite: bool = False
+    config: Config, data: VectorData | ImageData, out: str | Path, overwrite: bool = False
 ) -> PopulationRun:
     """Train every member of ``config.population`` and write the population's folder."""
     check_population(config, data)
