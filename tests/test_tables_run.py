@@ -1,5 +1,5 @@
-"""Tables end to end: train, sample (also on a condition), evaluate, resume, through the CLI and
-the API."""
+"""Tables end to end: train, sample (also on a condition), evaluate, show the nearest rows,
+resume, through the CLI and the API."""
 
 import json
 import shutil
@@ -42,6 +42,30 @@ def test_a_table_run_scores_quality_efficacy_and_validity(penguins_run) -> None:
     assert summary["non_integers"] == 0
     assert (penguins_run / "columns.png").read_bytes()[:4] == b"\x89PNG"
     assert (penguins_run / "associations.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_table_run_shows_its_nearest_rows_beside_their_training_rows(penguins_run, tmp_path):
+    nearest = pd.read_csv(penguins_run / "nearest_rows.csv")
+    real = gankit.load(penguins_run).data.frame
+    beside = [
+        f"{source}/{column}" for column in real.columns for source in ("synthetic", "training")
+    ]
+    assert list(nearest.columns) == ["distance", "training_row", *beside]
+    assert len(nearest) == 10
+    assert nearest["distance"].is_monotonic_increasing
+    summary = json.loads((penguins_run / "summary.json").read_text())
+    assert nearest["distance"][0] == pytest.approx(summary["dcr_synthetic_min"])
+    shown = nearest[[f"training/{column}" for column in real.columns]]
+    shown.columns = real.columns
+    pd.testing.assert_frame_equal(
+        shown, real.loc[nearest["training_row"]].reset_index(drop=True), check_dtype=False
+    )
+    report = tmp_path / "report.html"
+    assert main(["report", str(penguins_run), "-o", str(report)]) == 0
+    page = report.read_text()
+    assert "<h2>Nearest rows</h2>" in page and "<th>training/body_mass_g</th>" in page
+    body = page.split("<h2>Nearest rows</h2>")[1].split("</tbody>")[0]
+    assert body.count("<tr>") == 1 + 10  # the header and a line a pair
 
 
 def test_samples_keep_the_tables_columns_kinds_and_ranges(penguins_run, tmp_path) -> None:

@@ -10,12 +10,14 @@ produce them.
 
 The encoding is deterministic (the mode of a value is the most probable one), so that
 ``inverse_transform(transform(frame))`` gives the training frame back. The state is arrays and
-JSON (:meth:`TableTransformer.state`), never pickled.
+JSON (:meth:`TableTransformer.state`, or all JSON: :meth:`TableTransformer.to_json`), never
+pickled.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 import warnings
@@ -362,6 +364,19 @@ class TableTransformer:
             "spans": [dataclasses.asdict(s) for s in self.spans],
         }
         return arrays, info
+
+    def to_json(self) -> str:
+        """:meth:`state` as one JSON text, arrays as lists (JSON keeps every float64 exactly):
+        how one process hands its fit to the others."""
+        arrays, info = self.state()
+        return json.dumps({"arrays": {k: v.tolist() for k, v in arrays.items()}, "info": info})
+
+    @classmethod
+    def from_json(cls, text: str) -> TableTransformer:
+        """The transformer that :meth:`to_json` described."""
+        state = json.loads(text)
+        arrays = {key: np.asarray(values) for key, values in state["arrays"].items()}
+        return cls.from_state(arrays, state["info"])
 
     @classmethod
     def from_state(cls, arrays: dict[str, np.ndarray], info: dict[str, Any]) -> TableTransformer:

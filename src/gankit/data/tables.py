@@ -414,6 +414,12 @@ class TableData:
         """G's output heads: (size, "tanh" or "softmax") of each span, in row order."""
         return [(span.size, span.activation) for span in self.transformer.spans]
 
+    def encoded_by(self, transformer: TableTransformer) -> TableData:
+        """The same rows encoded by ``transformer``: another fit of the same columns (under
+        torchrun, rank 0's, so that every process trains on the same encoding)."""
+        encoded = torch.from_numpy(transformer.transform(self.frame)).to(self.encoded.device)
+        return dataclasses.replace(self, transformer=transformer, encoded=encoded)
+
     def to(self, device: torch.device) -> TableData:
         """The same data with every tensor on ``device``, so minibatches are drawn there."""
         if self.encoded.device == torch.device(device):

@@ -13,7 +13,7 @@ Every function takes pandas DataFrames and ``kinds``, each column's kind ("conti
 - :func:`table_memorisation`: the distances to the closest training record (DCR) of
   :mod:`gankit.metrics.memorisation`, with the same definitions, in a space where every
   column weighs alike (numbers in units of the training column's standard deviation,
-  categories one-hot).
+  categories one-hot); :func:`nearest_rows_beside` shows the closest pairs, row beside row.
 - :func:`association_matrix`: |Pearson r|, Cramer's V and the correlation ratio between
   every pair of columns (what :mod:`gankit.output.table_figures` draws).
 
@@ -290,6 +290,21 @@ def nearest_pairs(
     return pd.DataFrame(
         {"synthetic": order, "train": nearest.index[order], "distance": nearest.distance[order]}
     )
+
+
+def nearest_rows_beside(
+    synthetic: pd.DataFrame, train: pd.DataFrame, kinds: Mapping[str, str], count: int = 10
+) -> pd.DataFrame:
+    """:func:`nearest_pairs` as rows to read, one line a pair, closest first: ``distance``,
+    ``training_row`` (the training row's index label, its row in the table as read), then each
+    column of ``kinds`` as ``synthetic/<column>`` beside ``training/<column>``."""
+    pairs = nearest_pairs(synthetic, train, kinds, count)
+    made, real = synthetic.iloc[pairs["synthetic"]], train.iloc[pairs["train"]]
+    columns = {"distance": pairs["distance"].to_numpy(), "training_row": real.index.to_numpy()}
+    for column in kinds:
+        columns[f"synthetic/{column}"] = made[column].to_numpy()
+        columns[f"training/{column}"] = real[column].to_numpy()
+    return pd.DataFrame(columns)
 
 
 def table_metrics(

@@ -2,8 +2,9 @@
 
 Every picture is embedded as a base64 ``data:`` URI and the style is inline, so the page
 opens offline and can be mailed or archived alone. A run folder (``config.yaml``) shows its
-summary metrics, training curves, pictures and config; a study folder (``study.json``, as
-``gankit augment`` writes it) shows its settings, tables and pictures. A folder can be both.
+summary metrics, training curves, pictures, its nearest rows (a table run) and config; a study
+folder (``study.json``, as ``gankit augment`` writes it) shows its settings, tables and
+pictures. A folder can be both.
 
 ``study.json``: ``{"title": str, "description": str (optional), "settings": {flat dict},
 "tables": [{"title", "columns", "rows", "note" (optional)}], "pictures": [{"title",
@@ -21,6 +22,7 @@ from html import escape
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from gankit.errors import GankitError
@@ -122,8 +124,28 @@ def _run_sections(folder: Path, config: dict[str, Any], shown: set[Path]) -> lis
     ]
     if pictures:
         sections.append(_section("Pictures", "".join(pictures)))
+    if (folder / run_folder.TABLE_NEAREST).is_file():
+        sections.append(_section("Nearest rows", _nearest_rows(folder / run_folder.TABLE_NEAREST)))
     sections.append(_section("Config", _key_values(config, "setting")))
     return sections
+
+
+def _nearest_rows(path: Path) -> str:
+    """A table run's ``nearest_rows.csv`` as a table, with what it shows beneath."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as error:  # pandas' parser errors are ValueErrors
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise GankitError(
+            f"cannot read {str(path)!r} ({reason}); restore it or remove it"
+        ) from None
+    cells = frame.astype(object).where(frame.notna(), None)  # a missing value shows as a dash
+    note = (
+        "The synthetic rows closest to a training row, closest first, each beside that row "
+        "(training_row: its row in the table), with their distance in the per-column scaled "
+        "space of the memorisation metrics (dcr_*): copies of training rows show here."
+    )
+    return _table(list(frame.columns), cells.values.tolist()) + f'<p class="note">{note}</p>'
 
 
 def _study_sections(folder: Path, study: dict[str, Any]) -> list[str]:

@@ -10,6 +10,7 @@ A run folder (``gankit train --out RUN``) holds::
     checkpoints/         step-NNNNNNNN.safetensors, to resume from
     losses.png, samples.png (for images also nearest.png, grids/step_NNNNNN.png; for tables
         columns.png and associations.png instead, real beside synthetic)
+    nearest_rows.csv     for tables: the synthetic rows closest to a training row, each beside it
     events.out.tfevents.*  TensorBoard
     .lock                while a process trains, resumes or evaluates the run
 
@@ -49,6 +50,7 @@ NEAREST = "nearest.png"
 GRIDS = "grids"
 TABLE_COLUMNS = "columns.png"
 TABLE_PAIRS = "associations.png"
+TABLE_NEAREST = "nearest_rows.csv"
 REPORT = "report.html"
 LOCK = ".lock"
 STUDY_CONFIG = "study.yaml"

@@ -15,7 +15,8 @@ CPU, NCCL for CUDA). A :class:`World` is that group as the trainer sees it:
   gradients over the processes: the mean of W equal-sized slice means is the mean over the
   global batch, so every process takes the step a single process would on the whole batch.
 - **Rank 0** alone logs, evaluates and writes files; what it reads (a checkpoint) it sends
-  to the others, so only rank 0's machine needs to see the run folder.
+  to the others, so only rank 0's machine needs to see the run folder, and so is its fit of a
+  table's encoding, so that every process trains on the same rows.
 
 Batch norm normalises by the statistics of the batch it sees, which is each process's slice
 unless ``sync_batch_norm`` gathers them over all processes (CUDA only: PyTorch's
@@ -54,12 +55,16 @@ class World:
 
     def check_batch_size(self, batch_size: int, pack: int) -> None:
         """Refuse a global batch that does not split into equal slices of whole packs."""
-        if batch_size % (self.size * pack):
+        step = self.size * pack
+        if batch_size % step:
             packs = f" times pack ({pack})" if pack > 1 else ""
+            nearest = max(step, round(batch_size / step) * step)
             raise ConfigError(
                 f"batch_size ({batch_size}) must be a multiple of the number of processes "
                 f"({self.size}){packs}: it is the global minibatch, split evenly over the "
-                "processes" + (", and D judges pack samples at a time" if pack > 1 else "")
+                "processes"
+                + (", and D judges pack samples at a time" if pack > 1 else "")
+                + f"; set e.g. batch_size={nearest}"
             )
 
     def shard(self, batch: Tensor) -> Tensor:

@@ -3,7 +3,7 @@
 One place for both, so that a run trained alone (:mod:`gankit.training.run_training`) and a
 member of a population (:mod:`gankit.training.population`) write the same run folder: the
 metrics log, TensorBoard and the progress bar while training; the weights, ``summary.json``
-and the pictures at the end.
+and the pictures (for a table, also its nearest rows) at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 from gankit.data import ImageData, TableData, VectorData
 from gankit.evaluation import Evaluator
+from gankit.files import write_atomically
+from gankit.metrics.tables import nearest_rows_beside
 from gankit.output import run_folder
 from gankit.output.figures import plot_losses, plot_samples
 from gankit.output.table_figures import plot_associations, plot_columns
@@ -24,6 +26,9 @@ from gankit.training.engine import Trainer
 from gankit.training.image_progress import ImageProgress
 
 log = logging.getLogger(__name__)
+
+NEAREST_ROWS = 10
+"""How many of a table run's synthetic rows closest to a training row ``nearest_rows.csv`` shows."""
 
 
 class RunOutputs:
@@ -126,6 +131,8 @@ class RunOutputs:
             kinds = {column.name: column.kind for column in data.columns}
             plot_columns(data.heldout, synthetic, kinds, directory / run_folder.TABLE_COLUMNS)
             plot_associations(data.heldout, synthetic, kinds, directory / run_folder.TABLE_PAIRS)
+            nearest = nearest_rows_beside(synthetic, data.frame, kinds, NEAREST_ROWS)
+            write_atomically(directory / run_folder.TABLE_NEAREST, nearest.to_csv(index=False))
         else:
             plot_samples(
                 evaluator.last_samples.numpy(),

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import Config, load_config
-from gankit.data import ImageData, VectorData, load_data
+from gankit.data import ImageData, TableData, VectorData, load_data
+from gankit.data.table_transformer import TableTransformer
 from gankit.errors import GankitError
 from gankit.files import write_atomically
 from gankit.output import run_folder
 from gankit.run import Run
 from gankit.threads import torch_threads
 from gankit.training.checkpoint import Checkpoints
-from gankit.training.distributed import process_group
+from gankit.training.distributed import World, process_group
 from gankit.training.engine import Trainer, build_trainer
 from gankit.training.guard import fit_guarded
 from gankit.training.population import STATE as POPULATION_STATE
@@ -62,6 +63,7 @@ def train(
     if is_population(config):
         return train_population(config, data, out or default_run_folder(data.name), overwrite)
     with process_group() as world, contextlib.ExitStack() as stack:
+        data = _encoded_as_on_rank_0(data, world)
         trainer = build_trainer(config, data, world)
 
         def prepare() -> bytes:
@@ -106,7 +108,7 @@ def resume(
         config = checkpoint.config
         if device is not None:
             config = dataclasses.replace(config, device=device)
-        data = load_data(config)
+        data = _encoded_as_on_rank_0(load_data(config), world)
         saved, now = checkpoint.state.get("data"), data.fingerprint()
         if saved is not None and saved != now and not allow_changed_data:
             raise GankitError(
@@ -118,6 +120,20 @@ def resume(
         if world.is_main:
             log.info("resuming %s at step %d of %d", directory, checkpoint.step, config.steps)
         return _train_to_the_end(trainer, data, directory, resumed=True)
+
+
+def _encoded_as_on_rank_0(
+    data: VectorData | ImageData | TableData, world: World
+) -> VectorData | ImageData | TableData:
+    """``data``, a table encoded by rank 0's fit of its transformer in every process.
+
+    Each process fits the same seeded mixtures, but float round-off (another machine's maths
+    library) could make a fit differ, and with it the encoded rows or even G's width.
+    """
+    if not isinstance(data, TableData) or world.size == 1:
+        return data
+    fitted = world.share(lambda: data.transformer.to_json().encode()).decode()
+    return data if world.is_main else data.encoded_by(TableTransformer.from_json(fitted))
 
 
 def _train_to_the_end(
