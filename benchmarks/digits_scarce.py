@@ -10,7 +10,10 @@ samples the classifier puts in the class they were asked for (per class for the 
         [--full-seeds 0] [--steps N] [--out benchmarks/results/digits_scarce]
 
 ``--runs`` also takes ``scarce+ada`` and ``full+ada`` (adaptive augmentation from p = 0) and
-``full-noaug``.
+``full-noaug``. The seeds of a run train together as one population
+(gankit.training.population: one stacked step for all of them, each member the run of its
+seed; its time is then the population's divided by its members); ``--separate`` trains them
+one run at a time.
 
 A table goes to stdout and everything to OUT/results.json. One run takes about 2 minutes
 on one CPU core; the default (3 seeds x 2 scarce runs, and the full set) about 15.
@@ -58,6 +61,28 @@ def run_one(name: str, seed: int, steps: int | None, out: Path) -> dict[str, Any
     return summary
 
 
+def run_seeds(
+    name: str, seeds: list[int], steps: int | None, out: Path, separate: bool
+) -> list[dict[str, Any]]:
+    """The runs of ``seeds``: one population when they are consecutive, else one at a time."""
+    consecutive = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+    if separate or len(seeds) == 1 or not consecutive:
+        return [run_one(name, seed, steps, out) for seed in seeds]
+    overrides = [*RUNS[name], f"seed={seeds[0]}", f"population.seeds={len(seeds)}"]
+    overrides += ["progress=false", *([f"steps={steps}"] if steps is not None else [])]
+    started = time.perf_counter()
+    population = gankit.train(load_config(CONFIG, overrides), out=out / name, overwrite=True)
+    seconds = (time.perf_counter() - started) / len(seeds)  # a member's share
+    if len(population.runs) != len(seeds):
+        raise SystemExit(f"{name}: a member of the population diverged; see the log")
+    results = []
+    for run, seed in zip(population.runs, seeds, strict=True):
+        summary = run.summary()
+        summary.update(run=name, seed=seed, wall_seconds=round(seconds, 1))
+        results.append(summary)
+    return results
+
+
 def table(results: list[dict[str, Any]]) -> str:
     header = f"{'run':<11} {'seed':>4} {'images':>6} " + " ".join(f"{c:>14}" for c in COLUMNS)
     lines = [header, "-" * len(header)]
@@ -85,11 +110,15 @@ def main() -> None:
     parser.add_argument("--full-seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--steps", type=int, help="override the config's steps (a quick look)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/digits_scarce"))
+    parser.add_argument(
+        "--separate", action="store_true", help="one run per seed, not a population per run"
+    )
     args = parser.parse_args()
     results = []
     for name in args.runs:
-        for seed in args.full_seeds if name.startswith("full") else args.seeds:
-            results.append(run_one(name, seed, args.steps, args.out))
+        seeds = args.full_seeds if name.startswith("full") else args.seeds
+        for result in run_seeds(name, seeds, args.steps, args.out, args.separate):
+            results.append(result)
             print(table(results[-1:]).splitlines()[-1], flush=True)
     print()
     print(table(results))

@@ -1,12 +1,14 @@
 """Member-steps per second: S separate runs one after another against one population of S.
 
-Both train the same S GANs (the default ring8 MLPs: batch norm in G, R1 every 4 D steps,
-EMA, a linear learning-rate decay; seeds 0..S-1) with the same work per step: gankit's own
-step and its NaN/Inf check. Separately, each member is a :class:`Trainer` taking its steps
-alone, one member after another; together, a :class:`Population` steps all S at once.
+Both train the same S GANs (seeds 0..S-1) with the same work per step: gankit's own step
+and its NaN/Inf check. ``--data ring8`` trains the default ring8 MLPs (batch norm in G, R1
+every 4 D steps, EMA, a linear learning-rate decay), ``--data digits`` the digits defaults (a
+class-conditional DCGAN with differentiable augmentation and R1). Separately, each member is
+a :class:`Trainer` taking its steps alone, one member after another; together, a
+:class:`Population` steps all S at once.
 
-    python benchmarks/population_speed.py [--sizes 1,4,8,16] [--steps 40] [--repeats 5]
-        [--threads 1]
+    python benchmarks/population_speed.py [--data ring8,digits] [--sizes 1,4,8,16]
+        [--steps 40] [--repeats 5] [--threads 1]
 
 For each S and each torch thread count, the two contestants run ``repeats`` timed blocks,
 interleaved (separate, population, separate, ...); a rate is the best block's, as timeit
@@ -20,6 +22,7 @@ measure mostly the others.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import time
@@ -34,8 +37,8 @@ from gankit.training.engine import build_trainer
 from gankit.training.population import Population, member_configs
 
 
-def separate(size: int) -> Callable[[int], None]:
-    config = load_config(base={"data": "ring8", "population.seeds": size, "progress": False})
+def separate(data_name: str, size: int) -> Callable[[int], None]:
+    config = load_config(base={"data": data_name, "population.seeds": size, "progress": False})
     data = load_data(config)
     trainers = [build_trainer(member, data) for member in member_configs(config)]
 
@@ -47,8 +50,8 @@ def separate(size: int) -> Callable[[int], None]:
     return run
 
 
-def together(size: int) -> Callable[[int], None]:
-    config = load_config(base={"data": "ring8", "population.seeds": size, "progress": False})
+def together(data_name: str, size: int) -> Callable[[int], None]:
+    config = load_config(base={"data": data_name, "population.seeds": size, "progress": False})
     data = load_data(config)
     population = Population([build_trainer(member, data) for member in member_configs(config)])
 
@@ -73,6 +76,7 @@ def best_rate(run: Callable[[int], None], member_steps: int, steps: int) -> Call
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="ring8,digits", help="comma-separated data names")
     parser.add_argument("--sizes", default="1,4,8,16")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=5)
@@ -83,8 +87,11 @@ def main() -> None:
     thread_counts = [int(count) for count in args.threads.split(",")]
 
     rows = []
-    for size in sizes:
-        contestants = {"separate": separate(size), "population": together(size)}
+    for data_name, size in itertools.product(args.data.split(","), sizes):
+        contestants = {
+            "separate": separate(data_name, size),
+            "population": together(data_name, size),
+        }
         rates: dict[int, dict[str, float]] = {}
         for threads in thread_counts:
             torch.set_num_threads(threads)
@@ -98,6 +105,7 @@ def main() -> None:
                 measured = {name: block() for name, block in blocks.items()}
             rates[threads] = measured
             row = {
+                "data": data_name,
                 "members": size,
                 "threads": threads,
                 "separate": round(measured["separate"], 1),
@@ -106,7 +114,7 @@ def main() -> None:
             }
             rows.append(row)
             print(
-                f"S={size:<3d} threads={threads}  separate {row['separate']:7.1f}  "
+                f"{data_name:<7} S={size:<3d} threads={threads}  separate {row['separate']:7.1f}  "
                 f"population {row['population']:7.1f} member-steps/s  x{row['ratio']:.2f}",
                 flush=True,
             )
@@ -114,6 +122,7 @@ def main() -> None:
         fastest_population = max(r["population"] for r in rates.values())
         rows.append(
             {
+                "data": data_name,
                 "members": size,
                 "threads": "best",
                 "separate": round(fastest_separate, 1),
@@ -122,17 +131,17 @@ def main() -> None:
             }
         )
 
-    print("\n| S | torch threads | separate runs (member-steps/s) | population | ratio |")
-    print("|---|---|---|---|---|")
+    print("\n| data | S | torch threads | separate runs (member-steps/s) | population | ratio |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
         print(
-            f"| {row['members']} | {row['threads']} | {row['separate']:.0f} | "
+            f"| {row['data']} | {row['members']} | {row['threads']} | {row['separate']:.0f} | "
             f"{row['population']:.0f} | {row['ratio']:.2f}x |"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "population_speed",
-        "model": "ring8 MLPs (default settings)",
+        "models": "the defaults of each data set: ring8 MLPs, digits conditional DCGAN",
         "steps_per_block": args.steps,
         "repeats": args.repeats,
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} "
