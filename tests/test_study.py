@@ -1,8 +1,14 @@
 """`gankit augment`: a tiny study end to end, its interval arithmetic from the cells, its
 settings apart from the training config, and its errors."""
 
+import contextlib
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -232,3 +238,48 @@ def test_the_api_takes_a_dict_of_dotted_settings(tmp_path) -> None:
     with pytest.raises(GankitError, match="needs classes"):
         gankit.augment_study({"data": "ring8", "study.seeds": 2}, out=tmp_path / "s")
     assert not (tmp_path / "s").exists()  # refused before the folder was made
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the cell processes in /proc")
+def test_killing_a_study_ends_its_cell_processes(study_dir, tmp_path) -> None:
+    """SIGTERM to `gankit augment` leaves no cell process running on, orphaned (``study_dir``:
+    the digits feature network already in the cache)."""
+    settings = ["study.fractions=[0.05]", "study.jobs=2", *TINY_STUDY[1:], "steps=100000"]
+    study = subprocess.Popen(
+        [sys.executable, "-m", "gankit.cli", "augment", "--out", str(tmp_path / "s"), *settings],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        cells = []
+        for _ in range(600):  # until both cells train (their run folders have a config)
+            cells = children(study.pid)
+            if len(cells) >= 2 and len(list(tmp_path.glob("s/*/seed-*/gan/config.yaml"))) == 2:
+                break
+            time.sleep(0.1)
+        assert len(cells) >= 2
+        study.send_signal(signal.SIGTERM)
+        study.wait(10)
+        deadline = time.monotonic() + 15
+        while any(is_running(pid) for pid in cells) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in cells if is_running(pid)]
+    finally:
+        study.kill()
+
+
+def children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie waiting for its parent to collect it."""
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return False

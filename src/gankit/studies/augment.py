@@ -18,6 +18,9 @@ import dataclasses
 import functools
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -39,8 +42,6 @@ from gankit.studies.rare_events import draw_figures, rare_study_data, rare_summa
 from gankit.studies.tables import accuracy_rows, format_tables, generator_rows, study_tables
 
 log = logging.getLogger(__name__)
-
-"""The study's plot: held-out accuracy against the fraction, one panel per classifier."""
 
 CELL_PICTURES = {
     run_folder.LOSSES: "training curves",
@@ -167,7 +168,9 @@ def _run_cells(
             yield cell, run(settings, *cell, directory)
         return
     context = multiprocessing.get_context("spawn")  # no torch state shared with a fork
-    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+    ) as pool:
         futures = {pool.submit(run, settings, *cell, directory): cell for cell in cells}
         try:
             for future in as_completed(futures):
@@ -176,6 +179,19 @@ def _run_cells(
             # a failed cell stops the study: start no other, let the running ones finish
             pool.shutdown(cancel_futures=True)
             raise
+
+
+def _exit_with(study: int) -> None:
+    """A cell process's start: it ends as soon as the study's process is gone (killed, say),
+    rather than finish a cell that nobody waits for and write into a folder that a resumed
+    study is writing too. (A killed process's children live on, adopted by another.)"""
+
+    def watch() -> None:
+        while os.getppid() == study:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _summary(
