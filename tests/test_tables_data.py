@@ -413,7 +413,7 @@ def test_sample_labelled_rows_have_their_condition(labelled) -> None:
     rows, labels = labelled.sample_labelled(4000, torch.Generator().manual_seed(0))
     assert rows.shape == (4000, labelled.transformer.width)
     assert set(labels.tolist()) == set(range(labelled.num_classes))
-    for c, (start, end, slot) in enumerate(labelled.condition_spans):
+    for c, (start, end, slot) in enumerate(labelled.conditioning.spans):
         mine = rows[labels == c]
         assert (mine[:, start:end].argmax(dim=1) == slot).all(), labelled.conditions[c]
         assert labelled.condition_slots[c] == start + slot

@@ -147,3 +147,21 @@ def test_a_users_csv_with_strings_and_missing_values_trains(tmp_path) -> None:
     rows = gankit.load(out).sample(500)
     assert list(rows.columns) == ["amount", "kind", "flag", "age"]
     assert rows["amount"].isna().any() and not rows["kind"].isna().any()
+
+
+def test_a_table_run_samples_without_its_training_data(tmp_path) -> None:
+    """The run folder keeps what sampling draws conditions from (each category's training
+    count), so a run samples the same rows once its CSV is gone, on a condition too."""
+    from palmerpenguins import load_penguins
+
+    path = tmp_path / "penguins.csv"
+    load_penguins().to_csv(path, index=False)
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), f"data={path}", *SHORT]) == 0
+    before = gankit.load(out).sample(300, seed=3)
+    path.rename(tmp_path / "elsewhere.csv")
+    pd.testing.assert_frame_equal(gankit.load(out).sample(300, seed=3), before)
+    gentoo = tmp_path / "gentoo.csv"
+    argv = ["sample", str(out), "-n", "40", "-o", str(gentoo), "--condition", "species=Gentoo"]
+    assert main(argv) == 0
+    assert set(pd.read_csv(gentoo)["species"]) == {"Gentoo"}

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from gankit.config import Config
 from gankit.data import ImageData, TableData, VectorData
+from gankit.data.table_conditions import TableConditions
 from gankit.metrics import evaluate_samples
 from gankit.nets import MLPGenerator, TabularGenerator
 from gankit.nets.prior import sample_prior
@@ -27,7 +28,11 @@ ROW_BATCH = 50_000  # and on this many for vectors and table rows, whose G is a 
 
 
 def evaluation_noise(
-    config: Config, num_classes: int, seed: int, n: int | None = None, data: Any = None
+    config: Config,
+    num_classes: int,
+    seed: int,
+    n: int | None = None,
+    conditioning: TableConditions | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """The noise (on the CPU) and the classes asked for, of an evaluation with ``seed``.
 
@@ -40,8 +45,8 @@ def evaluation_noise(
     z = sample_prior(n, config.noise, rng)
     if not num_classes:
         return z, None
-    if isinstance(data, TableData):
-        return z, data.sample_original_labels(n, rng).cpu()
+    if conditioning is not None:  # a table's
+        return z, conditioning.sample_original_labels(n, rng).cpu()
     return z, torch.arange(n) % num_classes
 
 
@@ -86,7 +91,8 @@ class Evaluator:
         self, config: Config, data: VectorData | ImageData, num_classes: int, seed: int
     ) -> None:
         self.data, self.seed = data, seed
-        self.noise, self.labels = evaluation_noise(config, num_classes, seed, data=data)
+        conditioning = data.conditioning if isinstance(data, TableData) else None
+        self.noise, self.labels = evaluation_noise(config, num_classes, seed, None, conditioning)
         self.last_samples: Tensor | None = None  # as scored: data units, or images in [-1, 1]
 
     def __call__(self, generator: nn.Module) -> dict[str, Any]:

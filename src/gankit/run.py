@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from gankit.config import Config, load_config
 from gankit.data import ImageData, load_data
+from gankit.data.table_conditions import TableConditions
 from gankit.data.table_transformer import TableTransformer
 from gankit.data.vectors import Standardizer, VectorData
 from gankit.errors import DataError, GankitError
@@ -47,6 +48,7 @@ class Run:
         classes: list[str] | None = None,
         refined_discriminator: nn.Module | None = None,
         transformer: TableTransformer | None = None,
+        conditioning: TableConditions | None = None,
     ) -> None:
         self.config = config
         self.standardizer = standardizer
@@ -58,8 +60,10 @@ class Run:
         self.classes = list(classes if classes is not None else getattr(data, "classes", []))
         self.refined_discriminator = refined_discriminator
         self.refinement: dict[str, Any] = {}  # what the last refined sampling cost
-        # A table's encoding: rows to and from what G makes.
+        # A table's encoding: rows to and from what G makes; and its conditions with their
+        # training counts, which sampling draws from (None: in the data, reloaded when needed).
         self.transformer = transformer or getattr(data, "transformer", None)
+        self._conditioning = conditioning or getattr(data, "conditioning", None)
 
     @property
     def is_images(self) -> bool:
@@ -89,6 +93,14 @@ class Run:
             self._data = data
         return self._data
 
+    @property
+    def conditioning(self) -> TableConditions:
+        """A table's conditions and their training counts: kept in the run folder (older
+        folders: counted in the data, reloaded)."""
+        if self._conditioning is None:
+            self._conditioning = self.data.conditioning
+        return self._conditioning
+
     def generate(
         self,
         n: int,
@@ -106,8 +118,8 @@ class Run:
         """
         if n < 1:
             raise GankitError(f"the number of samples must be at least 1; got {n}")
-        data = self.data if self.is_table else None
-        z, labels = evaluation_noise(self.config, self.num_classes, seed, n, data=data)
+        conditioning = self.conditioning if self.is_table else None
+        z, labels = evaluation_noise(self.config, self.num_classes, seed, n, conditioning)
         if condition:
             labels = self._condition_labels(condition, n, seed)
         if refine == "none":
@@ -117,7 +129,7 @@ class Run:
                 self._networks(), self.data, n, seed, refine, settings or RefineSettings(), labels
             )
         if condition and self.is_table:  # G made the rows given each value; set it exactly
-            out = self.data.impose(out, labels)
+            out = self.conditioning.impose(out, labels)
         return out, labels
 
     def _condition_labels(self, condition: dict[str, Any], n: int, seed: int) -> Tensor:
@@ -134,7 +146,9 @@ class Run:
             raise GankitError("condition on one column, e.g. --condition species=Adelie")
         ((column, values),) = wanted.items()
         values = [str(v) for v in (values if isinstance(values, list | tuple) else [values])]
-        conditions = self.data.conditions if self.is_table else [("class", c) for c in self.classes]
+        conditions = (
+            self.conditioning.conditions if self.is_table else [("class", c) for c in self.classes]
+        )
         columns = sorted({c for c, _ in conditions})
         if column not in columns and self.is_table and column == "class":
             raise GankitError(
@@ -352,6 +366,7 @@ class Run:
             arrays, info = self.transformer.state()
             tensors |= {f"table.{k}": torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}
             metadata["table"] = json.dumps(info)
+            metadata["table_condition_counts"] = json.dumps(self.conditioning.counts)
         weights = save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
         write_atomically(directory / run_folder.WEIGHTS, weights)
         self.directory = directory
@@ -387,13 +402,16 @@ class Run:
             shape = (int(tensors["data.mean"].numel()) if "data.mean" in tensors else 0,)
         classes = json.loads(metadata.get("classes", "[]"))
         num_classes = len(classes) if config.conditional else 0
-        transformer = spans = None
+        transformer = spans = conditioning = None
         if "table" in metadata:
             arrays = {
                 k[len("table.") :]: v.numpy() for k, v in tensors.items() if k.startswith("table.")
             }
             transformer = TableTransformer.from_state(arrays, json.loads(metadata["table"]))
             spans = [(span.size, span.activation) for span in transformer.spans]
+            if "table_condition_counts" in metadata:  # else the data's, when sampling needs them
+                counts = json.loads(metadata["table_condition_counts"])
+                conditioning = TableConditions.from_counts(transformer, counts)
         generator = build_generator(config, shape, num_classes, spans)
         discriminator = build_discriminator(config, shape, num_classes, spans)
         try:
@@ -420,6 +438,7 @@ class Run:
             classes=classes,
             refined_discriminator=refined,
             transformer=transformer,
+            conditioning=conditioning,
         )
 
     def write_summary(self, summary: dict[str, Any]) -> None:

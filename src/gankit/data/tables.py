@@ -30,6 +30,7 @@ from torch import Tensor
 
 from gankit.config import Config, RareConfig, TableConfig
 from gankit.data.split import rare_rows
+from gankit.data.table_conditions import TableConditions
 from gankit.data.table_transformer import ColumnKind, ColumnSpec, Span, TableTransformer
 from gankit.data.vectors import Standardizer
 from gankit.errors import DataError
@@ -333,10 +334,8 @@ class TableData:
     encoded: Tensor  # (n, width) float32: transformer.transform(frame)
     target: str = ""
     validation: pd.DataFrame | None = None  # with rare.validation: set aside, never trained on
-    conditions: list[tuple[str, str]] = dataclasses.field(init=False, repr=False)
-    condition_spans: list[tuple[int, int, int]] = dataclasses.field(init=False, repr=False)
-    condition_slots: Tensor = dataclasses.field(init=False, repr=False)
     standardizer: Standardizer = dataclasses.field(init=False, repr=False)
+    conditioning: TableConditions = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         width = self.transformer.width
@@ -348,40 +347,28 @@ class TableData:
         self._index_conditions()
 
     def _index_conditions(self) -> None:
-        """The conditions, where each sits in a row, the training rows of each, and the
-        cumulative distributions the categories are drawn from."""
+        """The conditions (:class:`TableConditions`), and the training rows of each."""
         encoded = self.encoded.detach().cpu().numpy()
-        kinds = {column.name: column for column in self.transformer.columns}
-        self.conditions, self.condition_spans = [], []
-        rows, firsts, log_weights, weights = [], [], [], []
-        start = 0
-        for span in self.transformer.spans:
-            column = kinds[span.column]
-            if column.kind == "categorical":
-                block = encoded[:, start : start + span.size]
-                slot = np.where(block.max(axis=1) > 0, block.argmax(axis=1), -1)
-                firsts.append(len(self.conditions))
-                counts = []
-                for index, category in enumerate(column.categories):
-                    self.conditions.append((column.name, str(category)))
-                    self.condition_spans.append((start, start + span.size, index))
-                    rows.append(np.flatnonzero(slot == index))
-                    counts.append(len(rows[-1]))
-                log_weights.append(np.log1p(counts))  # CTGAN's log-frequency
-                weights.append(np.asarray(counts, dtype=np.float64))
-            start += span.size
         device = self.encoded.device
-        self.condition_slots = torch.tensor(
-            [begin + slot for begin, _, slot in self.condition_spans], dtype=torch.long
-        ).to(device)
-        self._first = torch.tensor(firsts, dtype=torch.long).to(device)
-        self._count = torch.tensor([len(w) for w in weights], dtype=torch.long).to(device)
-        self._log_cdf = _cumulative(log_weights).to(device)
-        self._cdf = _cumulative(weights).to(device)
+        self.conditioning = TableConditions.counted(self.transformer, encoded).to(device)
+        rows = [
+            np.flatnonzero(encoded[:, start + slot] > 0)
+            for start, _, slot in self.conditioning.spans
+        ]
         sizes = [len(r) for r in rows]
         self._rows = torch.from_numpy(np.concatenate(rows or [[]]).astype(np.int64)).to(device)
         self._row_start = torch.tensor(np.cumsum([0, *sizes[:-1]]), dtype=torch.long).to(device)
         self._row_count = torch.tensor(sizes, dtype=torch.long).to(device)
+
+    @property
+    def conditions(self) -> list[tuple[str, str]]:
+        """Each condition, (column, category), in the order of G's conditional one-hot."""
+        return self.conditioning.conditions
+
+    @property
+    def condition_slots(self) -> Tensor:
+        """Each condition's entry in an encoded row (G's cross-entropy on its condition)."""
+        return self.conditioning.slots
 
     @property
     def shape(self) -> tuple[int]:
@@ -394,15 +381,8 @@ class TableData:
         return len(self.conditions)
 
     def impose(self, rows: Tensor, labels: Tensor) -> Tensor:
-        """``rows`` with each condition's column set to its category: the asked value exactly,
-        the other columns as G made them given it (sampling on a condition, no rejection)."""
-        rows = rows.clone()
-        for c in labels.unique().tolist():
-            start, end, slot = self.condition_spans[c]
-            chosen = labels == c
-            rows[chosen, start:end] = 0.0
-            rows[chosen, start + slot] = 1.0
-        return rows
+        """:meth:`TableConditions.impose`: each row's condition set exactly."""
+        return self.conditioning.impose(rows, labels)
 
     @property
     def classes(self) -> list[str]:
@@ -452,24 +432,13 @@ class TableData:
         return self.encoded[rows]
 
     def sample_labels(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n conditions by CTGAN's training-by-sampling: a categorical column uniformly, then a
-        category with probability proportional to log(1 + its frequency). All 0 when the table
-        has no categorical column (as for unlabelled images)."""
-        return self._draw(n, generator, self._log_cdf)
+        """n conditions by CTGAN's training-by-sampling (:meth:`TableConditions.sample_labels`);
+        all 0 when the table has no categorical column (as for unlabelled images)."""
+        return self.conditioning.sample_labels(n, generator)
 
     def sample_original_labels(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n conditions as the data has them: a categorical column uniformly, then a category
-        with probability proportional to its frequency (for sampling from a trained G)."""
-        return self._draw(n, generator, self._cdf)
-
-    def _draw(self, n: int, generator: torch.Generator | None, cdf: Tensor) -> Tensor:
-        device = self.encoded.device
-        if not self.num_classes:
-            return torch.zeros(n, dtype=torch.long, device=device)
-        column = torch.randint(len(self._first), (n,), generator=generator, device=device)
-        u = torch.rand(n, 1, generator=generator, device=device, dtype=cdf.dtype)
-        slot = (cdf[column] <= u).sum(dim=1)
-        return self._first[column] + torch.minimum(slot, self._count[column] - 1)
+        """n conditions as the data has them (:meth:`TableConditions.sample_original_labels`)."""
+        return self.conditioning.sample_original_labels(n, generator)
 
     def sample_labelled(
         self, n: int, generator: torch.Generator | None = None
@@ -483,16 +452,6 @@ class TableData:
         count = self._row_count[labels]
         offset = torch.minimum((u * count).long(), count - 1)
         return self.encoded[self._rows[self._row_start[labels] + offset]], labels
-
-
-def _cumulative(weights: list[np.ndarray]) -> Tensor:
-    """(columns, most categories): each column's cumulative distribution over its categories,
-    padded with 2 (beyond any uniform draw)."""
-    width = max((len(w) for w in weights), default=0)
-    cdf = np.full((len(weights), width), 2.0)
-    for index, w in enumerate(weights):
-        cdf[index, : len(w)] = np.cumsum(w) / w.sum()
-    return torch.from_numpy(cdf)
 
 
 def load_table(config: Config) -> TableData:
