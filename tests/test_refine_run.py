@@ -120,3 +120,19 @@ def test_a_hinge_d_needs_the_calibration_phase_for_drs(tmp_path, capsys) -> None
     assert main(["sample", str(run), "-n", "10", "-o", str(out), "--refine", "drs"]) == 2
     assert "gankit refine-d" in capsys.readouterr().err
     assert main(["sample", str(run), "-n", "10", "-o", str(out), "--refine", "mh"]) == 0
+
+
+@pytest.mark.parametrize("method", ["drs", "mh"])
+def test_a_table_with_an_unpacked_d_refines_its_rows(tmp_path, method) -> None:
+    """A table run with pack=1 refines: exactly n rows, every value seen in training, and a
+    condition asked for is kept; MH starts from held-out rows of each condition (a category
+    missing from the held-out rows starts from its training rows)."""
+    settings = [*TINY[:5], "steps=60", "pack=1", "generator.hidden=[32]"]
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "data=penguins", *settings]) == 0
+    run = gankit.load(out)
+    rows = run.sample(50, refine=method)
+    assert len(rows) == 50 and list(rows.columns) == list(run.data.frame.columns)
+    assert set(rows["species"]) <= set(run.data.frame["species"])
+    gentoo = run.sample(30, refine=method, condition={"species": "Gentoo"})
+    assert len(gentoo) == 30 and set(gentoo["species"]) == {"Gentoo"}

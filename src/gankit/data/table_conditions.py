@@ -104,6 +104,12 @@ class TableConditions:
         slot = (cdf[column] <= u).sum(dim=1)
         return self._first[column] + torch.minimum(slot, self._count[column] - 1)
 
+    def pairs(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        """(row index, condition) for every condition each encoded row has: a row with a
+        category in k columns gives k pairs."""
+        has = rows[:, self.slots.to(rows.device)] > 0
+        return has.nonzero(as_tuple=True)
+
     def impose(self, rows: Tensor, labels: Tensor) -> Tensor:
         """``rows`` with each condition's column set to its category: the asked value exactly,
         the other columns as G made them given it (sampling on a condition, no rejection)."""

@@ -440,6 +440,11 @@ class TableData:
         """n conditions as the data has them (:meth:`TableConditions.sample_original_labels`)."""
         return self.conditioning.sample_original_labels(n, generator)
 
+    def rows_of(self, condition: int) -> Tensor:
+        """The encoded training rows that have ``condition``'s category."""
+        start, count = int(self._row_start[condition]), int(self._row_count[condition])
+        return self.encoded[self._rows[start : start + count]]
+
     def sample_labelled(
         self, n: int, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import Config
-from gankit.data import ImageData, VectorData
+from gankit.data import ImageData, TableData, VectorData
 from gankit.errors import GankitError
 from gankit.evaluation import generate
 from gankit.nets.prior import sample_prior
@@ -90,15 +90,32 @@ def check_refinable(networks: Networks, method: str) -> None:
 
 
 def real_samples(
-    data: VectorData | ImageData, count: int, seed: int
+    data: VectorData | ImageData | TableData, count: int, seed: int
 ) -> tuple[Tensor, Tensor | None]:
-    """Real samples in network units, with labels for images: held-out images, fresh draws of a
-    known density, or the points of a user's vector file (which has no held-out part)."""
+    """Real samples in network units, with labels for images and tables: held-out images, a
+    table's held-out rows encoded (each once per condition it has), fresh draws of a known
+    density, or the points of a user's vector file (which has no held-out part)."""
     rng = torch.Generator().manual_seed(seed)
     if isinstance(data, ImageData):
         return data.heldout_images, data.heldout_labels
+    if isinstance(data, TableData):
+        return _table_rows(data.to("cpu"))
     cpu = data.to("cpu")
     return cpu.standardizer.forward(cpu.real_samples(count, rng)), None
+
+
+def _table_rows(data: TableData) -> tuple[Tensor, Tensor | None]:
+    """A table's held-out rows, encoded, paired with each condition they have; a condition no
+    held-out row has (a rare category) is stood in for by its training rows."""
+    rows = torch.from_numpy(data.transformer.transform(data.heldout))
+    if not data.num_classes:
+        return rows, None
+    index, labels = data.conditioning.pairs(rows)
+    absent = sorted(set(range(data.num_classes)) - set(labels.tolist()))
+    extra = [data.rows_of(c) for c in absent]
+    rows = torch.cat([rows[index], *extra])
+    filled = [torch.full((len(r),), c) for c, r in zip(absent, extra, strict=True)]
+    return rows, torch.cat([labels, *filled])
 
 
 def refine(
