@@ -89,10 +89,10 @@ class Stacked(nn.Module):
         device = next(first.parameters()).device
         self.grouped = device.type == "cuda"  # how convolve runs the members' convolutions
         self.flat = nn.Parameter(torch.zeros(count, _size(self.param_slots), device=device))
-        self.register_buffer("buffers_flat", torch.zeros(count, _size(self.buffer_slots)))
-        self.register_buffer(
-            "counters", torch.zeros(count, len(self.counter_names), dtype=torch.long)
-        )
+        buffers = torch.zeros(count, _size(self.buffer_slots), device=device)
+        self.register_buffer("buffers_flat", buffers)
+        counters = torch.zeros(count, len(self.counter_names), dtype=torch.long, device=device)
+        self.register_buffer("counters", counters)
         # Each tensor as a leaf that shares the storage of ``flat``: updating ``flat`` updates
         # them, and their gradients are separate (a view of ``flat`` itself would make
         # autograd fill a zero (S, P) tensor per layer and backward).

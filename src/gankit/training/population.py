@@ -219,7 +219,9 @@ class Population:
         )
         # EMA of G: members without one (ema=0) keep a row that is never read.
         decays = [t.config.ema for t in members]
+        device = self.generator.flat.device
         self.ema_weight = 1 - torch.tensor(decays, dtype=self.generator.flat.dtype)[:, None]
+        self.ema_weight = self.ema_weight.to(device)
         self.ema_flat = self.generator.flat.detach().clone()
         self.ema_buffers = self.generator.buffers_flat.clone()
         self.ema_counters = self.generator.counters.clone()
@@ -229,7 +231,7 @@ class Population:
                     row, trainer.ema.module, self.ema_flat, self.ema_buffers, self.ema_counters
                 )
         config = members[0].config
-        self.r1_weight = torch.tensor([t.config.r1 * config.r1_every for t in members])
+        self.r1_weight = torch.tensor([t.config.r1 * config.r1_every for t in members]).to(device)
 
     @torch.no_grad()
     def store(self, index: int) -> None:
@@ -274,7 +276,8 @@ class Population:
         loss_g = self._generator_step(members)
         stats = [loss_d, loss_g, real_logits.sigmoid().mean(1), fake_logits.sigmoid().mean(1)]
         if members[0].augment is not None:
-            stats.append(torch.tensor([t.augment.p for t in members], dtype=loss_d.dtype))
+            p = torch.tensor([t.augment.p for t in members], dtype=loss_d.dtype)
+            stats.append(p.to(loss_d.device))
         with warnings.catch_warnings():
             # A member's own optimizer never steps (the stack steps its row), and torch warns
             # at the first schedule step that it did not.
@@ -314,7 +317,7 @@ class Population:
                 # members share no parameter, so one gradient of the sum holds each one's own.
                 (gradient,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
                 r1 = 0.5 * gradient.square().flatten(2).sum(2).mean(1)
-                weight = torch.where(regularize, self.r1_weight, 0.0).to(r1.dtype)
+                weight = torch.where(regularize.to(r1.device), self.r1_weight, 0.0).to(r1.dtype)
                 total = loss + weight * r1
         self.discriminator.zero_grad()
         total.sum().backward()  # sum_s L_s: each member gets its own gradient
