@@ -69,6 +69,7 @@ dist.all_gather_object(seen, {"data": run.data.fingerprint(), "weights": weights
 if rank == 0:
     with open(sys.argv[2], "w") as handle:
         json.dump(seen, handle)
+dist.barrier()  # leave together, as gankit does: gloo torn down mid-talk aborts at exit
 dist.destroy_process_group()
 """
 
