@@ -213,7 +213,9 @@ def refine_discriminator(
         return discriminator_loss(discriminator(real, labels), discriminator(fake, labels))
 
     before = _held_out_quality(networks, data, seed + 1)
-    fit(discriminator, loss, batches(), lr=config.discriminator.lr, name="discriminator")
+    with torch.random.fork_rng():  # D's dropout and a table G's category draws, by ``seed``
+        torch.manual_seed(seed)
+        fit(discriminator, loss, batches(), lr=config.discriminator.lr, name="discriminator")
     refined = Networks(config, networks.generator, discriminator, networks.num_classes, True)
     after = _held_out_quality(refined, data, seed + 1)
     return discriminator, {
