@@ -165,3 +165,20 @@ def test_a_table_run_samples_without_its_training_data(tmp_path) -> None:
     argv = ["sample", str(out), "-n", "40", "-o", str(gentoo), "--condition", "species=Gentoo"]
     assert main(argv) == 0
     assert set(pd.read_csv(gentoo)["species"]) == {"Gentoo"}
+
+
+def test_condition_counts_that_do_not_fit_the_table_are_one_line(penguins_run, tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    run = tmp_path / "run"
+    shutil.copytree(penguins_run, run)
+    weights = run / "model.safetensors"
+    with safe_open(weights, framework="pt") as file:
+        metadata = file.metadata()
+    metadata["table_condition_counts"] = "[3, 4]"
+    save_file(load_file(weights), weights, metadata=metadata)
+    assert main(["sample", str(run), "-n", "5", "-o", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "2 condition counts" in err and err.count("\n") == 1
+    assert not (tmp_path / "s.csv").exists()

@@ -46,7 +46,7 @@ def evaluation_noise(
     if not num_classes:
         return z, None
     if conditioning is not None:  # a table's
-        return z, conditioning.sample_original_labels(n, rng).cpu()
+        return z, conditioning.to("cpu").sample_original_labels(n, rng)  # rng is the CPU's
     return z, torch.arange(n) % num_classes
 
 

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from gankit.data.table_transformer import TableTransformer
+from gankit.errors import DataError
 
 
 @dataclass
@@ -76,8 +77,11 @@ class TableConditions:
     def from_counts(cls, transformer: TableTransformer, counts: list[int]) -> TableConditions:
         """The conditions of ``transformer`` with counts a run folder kept."""
         conditions, spans = cls.layout(transformer)
-        if len(counts) != len(conditions):
-            raise ValueError(f"{len(counts)} counts for {len(conditions)} conditions")
+        if len(counts) != len(conditions) or not all(isinstance(c, int) for c in counts):
+            raise DataError(
+                f"the run folder holds {len(counts)} condition counts for {len(conditions)} "
+                "conditions of its table; restore its model.safetensors, or train anew"
+            )
         return cls(conditions, spans, list(counts))
 
     def to(self, device: torch.device | str) -> TableConditions:
