@@ -5,8 +5,9 @@
 built as a single run with its seed builds it (same initial weights, same random streams for
 data and noise, its own EMA, learning-rate schedule and optimizer settings); what the
 population adds is the step. Every member's G and D are stacked into one network
-(:mod:`gankit.nets.stacked`: batched matrix products for MLPs, grouped convolutions for the
-DCGAN), and one forward and backward pass computes the population's loss,
+(:mod:`gankit.nets.stacked`: batched matrix products for MLPs; for the DCGAN, batch norm over
+the members' channels side by side and grouped convolutions, or on a CPU each member's in
+turn), and one forward and backward pass computes the population's loss,
 
     L = sum_s L_s,
 
@@ -220,8 +221,8 @@ class Population:
         # EMA of G: members without one (ema=0) keep a row that is never read.
         decays = [t.config.ema for t in members]
         device = self.generator.flat.device
-        self.ema_weight = 1 - torch.tensor(decays, dtype=self.generator.flat.dtype)[:, None]
-        self.ema_weight = self.ema_weight.to(device)
+        decay = torch.tensor(decays, dtype=self.generator.flat.dtype, device=device)
+        self.ema_weight = 1 - decay[:, None]
         self.ema_flat = self.generator.flat.detach().clone()
         self.ema_buffers = self.generator.buffers_flat.clone()
         self.ema_counters = self.generator.counters.clone()
