@@ -67,13 +67,6 @@ class TableConditions:
         return conditions, spans
 
     @classmethod
-    def counted(cls, transformer: TableTransformer, encoded: np.ndarray) -> TableConditions:
-        """The conditions of ``transformer``, counted in its ``encoded`` training rows."""
-        conditions, spans = cls.layout(transformer)
-        counts = [int((encoded[:, start + slot] > 0).sum()) for start, _, slot in spans]
-        return cls(conditions, spans, counts)
-
-    @classmethod
     def from_counts(cls, transformer: TableTransformer, counts: list[int]) -> TableConditions:
         """The conditions of ``transformer`` with counts a run folder kept."""
         conditions, spans = cls.layout(transformer)

@@ -350,12 +350,10 @@ class TableData:
         """The conditions (:class:`TableConditions`), and the training rows of each."""
         encoded = self.encoded.detach().cpu().numpy()
         device = self.encoded.device
-        self.conditioning = TableConditions.counted(self.transformer, encoded).to(device)
-        rows = [
-            np.flatnonzero(encoded[:, start + slot] > 0)
-            for start, _, slot in self.conditioning.spans
-        ]
+        conditions, spans = TableConditions.layout(self.transformer)
+        rows = [np.flatnonzero(encoded[:, start + slot] > 0) for start, _, slot in spans]
         sizes = [len(r) for r in rows]
+        self.conditioning = TableConditions(conditions, spans, sizes, device)
         self._rows = torch.from_numpy(np.concatenate(rows or [[]]).astype(np.int64)).to(device)
         self._row_start = torch.tensor(np.cumsum([0, *sizes[:-1]]), dtype=torch.long).to(device)
         self._row_count = torch.tensor(sizes, dtype=torch.long).to(device)
