@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import gankit
 from gankit.cli import main
@@ -82,6 +83,38 @@ def test_samples_keep_the_tables_columns_kinds_and_ranges(penguins_run, tmp_path
         values = rows[column].dropna()
         assert values.min() >= real[column].min() and values.max() <= real[column].max()
     assert rows["species"].nunique() == 3  # every category can come out, not only the mode
+
+
+def test_sampling_g_is_the_textbook_g_with_its_categories_drawn_by_gumbel_max(penguins_run):
+    # G samples by a fast path (batch norm folded into the linear layers, argmax of logits +
+    # Gumbel noise, blocks of rows): it must make the rows of the plain forward pass with
+    # gumbel_softmax(hard=True) from the same seed, over more rows than one block.
+    from torch.nn.functional import gumbel_softmax
+
+    from gankit.evaluation import evaluation_noise
+    from gankit.nets.tabular import GUMBEL_TEMPERATURE, SAMPLE_BLOCK
+
+    run = gankit.load(penguins_run)
+    g = run.generator.eval()
+    z, labels = evaluation_noise(
+        run.config, run.num_classes, 1, SAMPLE_BLOCK + 700, run.conditioning
+    )
+    with torch.no_grad():
+        torch.manual_seed(3)
+        fast = g(z, labels)
+        torch.manual_seed(3)
+        raw, parts, start = g.logits(z, labels), [], 0
+        for size, activation in g.spans:
+            chunk = raw[:, start : start + size]
+            if activation == "tanh":
+                parts.append(torch.tanh(chunk))
+            else:
+                parts.append(gumbel_softmax(chunk, tau=GUMBEL_TEMPERATURE, hard=True))
+            start += size
+    textbook = torch.cat(parts, dim=1)
+    assert torch.allclose(fast, textbook, atol=1e-5)
+    categories = [a == "softmax" for size, a in g.spans for _ in range(size)]
+    assert torch.equal(fast[:, categories], textbook[:, categories].round())
 
 
 def test_conditional_sampling_returns_only_the_condition(penguins_run, tmp_path) -> None:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.nn.functional import gumbel_softmax, one_hot
 
 GUMBEL_TEMPERATURE = 0.2  # CTGAN's tau
+SAMPLE_BLOCK = 4096  # rows G samples at a time: its activations stay in the CPU's cache
 
 
 class TabularGenerator(nn.Module):
@@ -48,18 +49,66 @@ class TabularGenerator(nn.Module):
         return self.out(self.body(z))
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if not self.training:
+            return self._sample(z, labels)
         raw = self.logits(z, labels)
         parts, start = [], 0
         for size, activation in self.spans:
             chunk = raw[:, start : start + size]
-            if activation == "tanh":
-                parts.append(torch.tanh(chunk))
-            elif self.training:
-                parts.append(gumbel_softmax(chunk, tau=GUMBEL_TEMPERATURE))
-            else:  # sampling: a category drawn from softmax(chunk) (Gumbel-max), exactly one-hot
-                parts.append(gumbel_softmax(chunk, tau=GUMBEL_TEMPERATURE, hard=True))
+            parts.append(
+                torch.tanh(chunk)
+                if activation == "tanh"
+                else gumbel_softmax(chunk, tau=GUMBEL_TEMPERATURE)
+            )
             start += size
         return torch.cat(parts, dim=1)
+
+    def _sample(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        """Rows as ``forward`` makes them in eval mode, by the shortest path: batch norm folded
+        into the linear layer before it, and each category drawn by the Gumbel-max trick,
+        argmax(logits + g), g = -log E, E ~ Exp(1): the draws of ``gumbel_softmax(hard=True)``,
+        in its order, without its softmax (the argmax of (logits + g) / tau is that of
+        logits + g). Rows go through in blocks small enough to stay in the CPU's cache."""
+        layers = self._folded_layers()
+        minus_gumbel = [
+            torch.empty(len(z), size, dtype=z.dtype, device=z.device).exponential_().log_()
+            for size, activation in self.spans
+            if activation == "softmax"
+        ]
+        rows = torch.zeros(len(z), self.out.out_features, dtype=z.dtype, device=z.device)
+        for first in range(0, len(z), SAMPLE_BLOCK):
+            block = slice(first, first + SAMPLE_BLOCK)
+            h = z[block]
+            for index, (weight, bias) in enumerate(layers):
+                if index == 0 and self.classes:  # W [z; onehot(c)] = W_z z + W_c onehot(c)
+                    onehot = torch.zeros(len(h), self.classes, dtype=h.dtype, device=h.device)
+                    onehot.scatter_(1, labels[block, None], 1.0)
+                    noise_dim = h.shape[1]
+                    h = torch.addmm(bias, h, weight[:, :noise_dim].T)
+                    h.addmm_(onehot, weight[:, noise_dim:].T)
+                else:
+                    h = torch.addmm(bias, h, weight.T)
+                h.relu_()
+            raw, out, draws, start = self.out(h), rows[block], iter(minus_gumbel), 0
+            for size, activation in self.spans:
+                chunk, target = raw[:, start : start + size], out[:, start : start + size]
+                if activation == "tanh":
+                    torch.tanh(chunk, out=target)
+                else:
+                    pick = (chunk - next(draws)[block]).argmax(dim=1, keepdim=True)
+                    target.scatter_(1, pick, 1.0)
+                start += size
+        return rows
+
+    def _folded_layers(self) -> list[tuple[Tensor, Tensor]]:
+        """Each hidden layer's weight and bias with its batch norm (eval mode) folded in:
+        BN(W h + b) = (W s) h + (b - mu) s + beta, s = gamma / sqrt(var + eps)."""
+        layers = []
+        for linear, norm, _ in zip(*[iter(self.body)] * 3, strict=True):
+            scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+            bias = (linear.bias - norm.running_mean) * scale + norm.bias
+            layers.append((linear.weight * scale[:, None], bias))
+        return layers
 
 
 class TabularDiscriminator(nn.Module):
