@@ -11,7 +11,8 @@ method's acceptance rate and seconds; ``--refine-d STEPS`` first trains D alone 
 calibration phase) and scores every method again with that D.
 
     python benchmarks/mode_coverage.py [--seeds 5] [--jobs 2] [--data ring8,grid25]
-        [--refine none,drs,mh,langevin] [--refine-d 2000] [--separate] [KEY=VALUE ...]
+        [--refine none,drs,mh,langevin] [--refine-d 2000] [--refine-batch 1024] [--separate]
+        [KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -52,7 +53,12 @@ def score(run: gankit.Run, method: str, seconds: float) -> dict[str, float]:
 
 
 def train(
-    data: str, seeds: list[int], overrides: list[str], methods: list[str], refine_d: int
+    data: str,
+    seeds: list[int],
+    overrides: list[str],
+    methods: list[str],
+    refine_d: int,
+    refine_batch: int | None,
 ) -> list[dict[str, dict[str, float]]]:
     """Runs of ``seeds`` (one population, or one run when given one seed), each scored by every
     method (and again after the calibration phase, if asked)."""
@@ -77,7 +83,7 @@ def train(
         for run, seed in zip(runs, seeds, strict=True):
             results = {method: score(run, method, seconds) for method in methods}
             if refine_d:
-                run.refine_discriminator(steps=refine_d, seed=seed)
+                run.refine_discriminator(refine_d, seed, refine_batch)
                 results |= {
                     f"{method}, refined D": score(run, method, seconds)
                     for method in methods
@@ -94,6 +100,7 @@ def main() -> None:
     parser.add_argument("--data", default="ring8,grid25", help="comma-separated data names")
     parser.add_argument("--refine", default="none,drs,mh,langevin", help="methods to score")
     parser.add_argument("--refine-d", type=int, default=0, help="calibration steps (0: none)")
+    parser.add_argument("--refine-batch", type=int, help="its batch size (default: the run's)")
     parser.add_argument(
         "--separate", action="store_true", help="one run per seed, not a population per data"
     )
@@ -111,7 +118,9 @@ def main() -> None:
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [
-            pool.submit(train, data, group, args.overrides, args.refine, args.refine_d)
+            pool.submit(
+                train, data, group, args.overrides, args.refine, args.refine_d, args.refine_batch
+            )
             for data, group in jobs
         ]
         runs = {

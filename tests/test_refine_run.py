@@ -61,14 +61,44 @@ def test_rejection_raises_the_share_of_high_quality_samples(ring_run) -> None:
 def test_the_calibration_phase_lowers_d_held_out_log_loss(ring_run, tmp_path) -> None:
     run_dir = tmp_path / "run"
     shutil.copytree(ring_run, run_dir)
-    assert main(["refine-d", str(run_dir), "--steps", "300"]) == 0
+    assert main(["refine-d", str(run_dir), "--steps", "300", "--batch-size", "256"]) == 0
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["refine_d/log_loss"] < summary["refine_d/log_loss_before"]
+    assert summary["refine_d/batch_size"] == 256
     run = gankit.load(run_dir)
     assert run.refined_discriminator is not None  # kept beside the run's D, used to refine
     before = torch.cat([p.flatten() for p in run.discriminator.parameters()])
     after = torch.cat([p.flatten() for p in run.refined_discriminator.parameters()])
     assert not torch.equal(before, after)
+
+
+def test_the_calibration_phase_decays_its_learning_rate_to_zero(ring_run, monkeypatch) -> None:
+    # With G fixed, L_D has one minimiser (D*): a step size falling to zero settles on it.
+    import gankit.sampling.refine as refine
+
+    schedules = []
+
+    def recording_fit(*args, **kwargs):
+        schedules.append(kwargs["lr_factor"])
+        return fit(*args, **kwargs)
+
+    fit = refine.fit
+    monkeypatch.setattr(refine, "fit", recording_fit)
+    run = gankit.load(ring_run)
+    refine.refine_discriminator(run._networks(), run.data, steps=50)
+    (factor,) = schedules
+    assert factor(0) == 1 and factor(25) == 0.5 and factor(49) == pytest.approx(1 / 50)
+
+
+def test_a_bad_calibration_batch_size_exits_2_and_changes_nothing(ring_run, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    shutil.copytree(ring_run, run_dir)
+    summary = (run_dir / "summary.json").read_text()
+    assert main(["refine-d", str(run_dir), "--batch-size", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-size must be at least 1" in err and err.count("\n") == 1
+    assert (run_dir / "summary.json").read_text() == summary
+    assert gankit.load(run_dir).refined_discriminator is None
 
 
 def test_conditional_refinement_keeps_the_classes_asked_for() -> None:

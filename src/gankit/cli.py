@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refine_d.add_argument("run", type=Path, help="run folder")
     refine_d.add_argument("--steps", type=int, default=2000, help="D steps (default 2000)")
+    refine_d.add_argument(
+        "--batch-size", type=int, help="real and fake samples a step (default: the run's)"
+    )
     refine_d.add_argument("--seed", type=int, default=0, help="seed of the data and noise")
 
     report = commands.add_parser(
@@ -400,7 +403,8 @@ def _condition(text: str | None, proportions: str | None) -> dict | None:
 def _refine_d(args: argparse.Namespace) -> int:
     from gankit.run import load
 
-    report = load(args.run).refine_discriminator(steps=args.steps, seed=args.seed)
+    run = load(args.run)
+    report = run.refine_discriminator(args.steps, args.seed, args.batch_size)
     print(json.dumps(report))
     return 0
 

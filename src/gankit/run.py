@@ -208,15 +208,18 @@ class Run:
         out, labels = self.generate(n, seed, refine, settings, condition)
         return self._to_data_units(out), None if labels is None else labels.numpy()
 
-    def refine_discriminator(self, steps: int = 2000, seed: int = 0) -> dict[str, Any]:
+    def refine_discriminator(
+        self, steps: int = 2000, seed: int = 0, batch_size: int | None = None
+    ) -> dict[str, Any]:
         """Train a copy of D alone against the sampling G (:func:`gankit.sampling.refine.
-        refine_discriminator`), keep it in the run folder beside the run's D, and record its
-        held-out log-loss and calibration error before and after in summary.json."""
+        refine_discriminator`; ``batch_size`` the run's unless given), keep it in the run folder
+        beside the run's D, and record its held-out log-loss and calibration error before and
+        after in summary.json."""
         with run_folder.locked(self._folder(), "refining its discriminator"):
             networks = Networks(
                 self.config, self.generator, self.discriminator, self.num_classes, refined=False
             )
-            refined, report = refine_discriminator(networks, self.data, steps, seed)
+            refined, report = refine_discriminator(networks, self.data, steps, seed, batch_size)
             tensors = {k: v.contiguous() for k, v in refined.state_dict().items()}
             weights = save(tensors, metadata={"format": "gankit", "steps": str(steps)})
             write_atomically(self._folder() / run_folder.REFINED_D, weights)
