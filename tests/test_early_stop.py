@@ -26,7 +26,11 @@ def test_steps_auto_stops_on_the_metric_of_the_data_kind_with_a_cap() -> None:
     images = load_config(overrides=["data=digits", "steps=auto"])
     assert (images.steps, images.stop.metric) == (images.stop.max_steps, "auto")
     assert images.stop.max_steps == 20000
-    assert load_config(overrides=["data=penguins", "steps=auto"]).steps == 10000
+    assert load_config(overrides=["data=penguins", "steps=auto"]).steps == 7000
+    table = load_config(overrides=["data=fair"])  # tables stop early by default
+    assert (table.steps, table.stop.metric) == (7000, "auto")
+    fixed = load_config(overrides=["data=fair", "steps=2000"])
+    assert (fixed.steps, fixed.stop.metric) == (2000, "none")
     assert load_config(overrides=["steps=auto", "stop.max_steps=300"]).steps == 300
     named = load_config(overrides=["steps=auto", "stop.metric=high_quality"])
     assert named.stop.metric == "high_quality"

@@ -80,10 +80,12 @@ KIND_DEFAULTS: dict[DataKind, dict[str, Any]] = {
     "labelled images": {**_IMAGE_DEFAULTS, "conditional": True},
     "tables": {
         # CTGAN's networks and packing, conditioned on a (column, category) pair when the table
-        # has categorical columns; this project's objective with a light R1.
+        # has categorical columns; this project's objective with a light R1. Early stopping on
+        # the held-out quality score, keeping the best networks: a table's pair trends can
+        # improve late and in a jump (fair: 0.62 at step 3,000, 0.89 at 7,000).
         "model": "tabular",
         "conditional": True,
-        "steps": 2000,
+        "steps": "auto",
         "batch_size": 500,
         "pack": 10,
         "r1": 0.1,
@@ -95,7 +97,7 @@ KIND_DEFAULTS: dict[DataKind, dict[str, Any]] = {
         "generator.betas": [0.5, 0.9],
         "discriminator.betas": [0.5, 0.9],
         "eval_every": 1000,
-        "stop.max_steps": 10000,
+        "stop.max_steps": 7000,  # fair, the largest built-in table, in under 3 minutes here
     },
 }
 """Defaults for each kind of data, over :class:`Config`'s and under everything a user sets."""
