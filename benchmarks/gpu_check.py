@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from results_file import write_results
 
 import gankit
 from gankit.metrics.intervals import mean_and_standard_error
@@ -149,10 +150,7 @@ def main() -> None:
     nccl = results["nccl"]
     print(f"\ntorchrun, 1 process, NCCL + SyncBatchNorm: exit {nccl['returncode']}, "
           f"{nccl['seconds']} s, frechet {nccl.get('summary', {}).get('frechet')}")  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "gpu_check.json"
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"wrote {path}")
+    write_results(args.out / "gpu_check.json", results)
 
 
 def _result(future: Any) -> dict[str, Any]:

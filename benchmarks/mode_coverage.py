@@ -18,7 +18,6 @@ calibration phase) and scores every method again with that D.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import tempfile
 import time
@@ -26,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
+from results_file import write_results
 
 import gankit
 from gankit.metrics.intervals import mean_and_standard_error
@@ -162,23 +162,17 @@ def main() -> None:
         for method, row in PUBLISHED.items():
             cells = [*row[:3], "", "", *row[3:], "", ""]
             print(f"| {method} (published) | " + " | ".join(cells) + " |")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "mode_coverage.json"
-    path.write_text(
-        json.dumps(
-            {
-                "benchmark": "mode_coverage",
-                "overrides": args.overrides,
-                "seeds": args.seeds,
-                "population": not args.separate,
-                "seconds_end_to_end": round(wall, 1),
-                "results": summary,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        args.out / "mode_coverage.json",
+        {
+            "benchmark": "mode_coverage",
+            "overrides": args.overrides,
+            "seeds": args.seeds,
+            "population": not args.separate,
+            "seconds_end_to_end": round(wall, 1),
+            "results": summary,
+        },
     )
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from results_file import write_results
 
 from gankit.config import load_config
 from gankit.data import load_data
@@ -138,7 +138,6 @@ def main() -> None:
             f"| {row['data']} | {row['members']} | {row['threads']} | {row['separate']:.0f} | "
             f"{row['population']:.0f} | {row['ratio']:.2f}x |"
         )
-    args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "population_speed",
         "models": "the defaults of each data set: ring8 MLPs, digits conditional DCGAN",
@@ -148,9 +147,7 @@ def main() -> None:
         f"torch threads at the end, torch {torch.__version__}",
         "rows": rows,
     }
-    path = args.out / "population_speed.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_results(args.out / "population_speed.json", result)
 
 
 if __name__ == "__main__":

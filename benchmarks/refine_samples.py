@@ -17,7 +17,6 @@ Prints mean +/- standard error over seeds and writes benchmarks/results/refine_<
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import tempfile
 import time
@@ -25,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
+from results_file import write_results
 
 import gankit
 from gankit.metrics.intervals import mean_and_standard_error
@@ -109,22 +109,16 @@ def main() -> None:
             cells.append(f"{mean:.{digits}f} +/- {error:.{digits}f}")
         name = "plain G" if method == "none" else method
         print(f"| {name} | " + " | ".join(cells) + " |")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"refine_{args.data}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "data": args.data,
-                "seeds": args.seeds,
-                "overrides": args.overrides,
-                "results": summary,
-                "per_seed": runs,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        args.out / f"refine_{args.data}.json",
+        {
+            "data": args.data,
+            "seeds": args.seeds,
+            "overrides": args.overrides,
+            "results": summary,
+            "per_seed": runs,
+        },
     )
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

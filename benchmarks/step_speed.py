@@ -33,7 +33,6 @@ machine (see :func:`interleaved_rates`). ``--threads`` sets torch's threads, and
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import torch
+from results_file import write_results
 from torch import nn
 from torch.nn.functional import softplus
 
@@ -304,10 +304,8 @@ def main() -> None:
             "image_repeats": args.image_repeats,
             "image_rows": rows,
         }
-    args.out.mkdir(parents=True, exist_ok=True)
     name = "step_speed.json" if args.only is None else f"step_speed_{args.only}.json"
-    (args.out / name).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out / name}")
+    write_results(args.out / name, result)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ ratios of gankit to CTGAN, and writes benchmarks/results/tables.json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
 import resource
@@ -29,6 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from results_file import write_results
 
 from gankit.metrics.intervals import mean_and_standard_error
 
@@ -256,25 +256,19 @@ def main() -> None:
             print(f"  {table}: {cell(summary[table]['gankit']['summary_seconds'], 1)}")
     print(f"\nwall time {wall:.0f} s")
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "tables.json"
-    path.write_text(
-        json.dumps(
-            {
-                "benchmark": "tables",
-                "seeds": args.seeds,
-                "jobs": args.jobs,
-                "ctgan_epochs": args.ctgan_epochs,
-                "speed_rows": SPEED_ROWS,
-                "wall_seconds": wall,
-                "notes": NOTES,
-                "results": summary,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        args.out / "tables.json",
+        {
+            "benchmark": "tables",
+            "seeds": args.seeds,
+            "jobs": args.jobs,
+            "ctgan_epochs": args.ctgan_epochs,
+            "speed_rows": SPEED_ROWS,
+            "wall_seconds": wall,
+            "notes": NOTES,
+            "results": summary,
+        },
     )
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
