@@ -7,12 +7,13 @@ together as one population (gankit.training.population: one stacked step for all
 run's time is then the population's divided by its members); ``--separate`` trains them one
 run at a time instead. Each run's samples are also drawn
 corrected by D (``--refine``: DRS, MH-GAN, latent Langevin; see gankit.sampling), with each
-method's acceptance rate and seconds; ``--refine-d STEPS`` first trains D alone against G (the
-calibration phase) and scores every method again with that D.
+method's acceptance rate and seconds; ``--refine-d STEPS`` first trains a D alone against G
+(the calibration phase: ``--refine-model`` fourier, a fresh D on Fourier features, by default
+for these vectors, or a copy of the run's) and scores every method again with that D.
 
     python benchmarks/mode_coverage.py [--seeds 5] [--jobs 2] [--data ring8,grid25]
-        [--refine none,drs,mh,langevin] [--refine-d 2000] [--refine-batch 1024] [--separate]
-        [KEY=VALUE ...]
+        [--refine none,drs,mh,langevin] [--refine-d 2000] [--refine-batch 1024]
+        [--refine-model auto] [--separate] [KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def train(
     methods: list[str],
     refine_d: int,
     refine_batch: int | None,
+    refine_model: str,
 ) -> list[dict[str, dict[str, float]]]:
     """Runs of ``seeds`` (one population, or one run when given one seed), each scored by every
     method (and again after the calibration phase, if asked)."""
@@ -83,7 +85,7 @@ def train(
         for run, seed in zip(runs, seeds, strict=True):
             results = {method: score(run, method, seconds) for method in methods}
             if refine_d:
-                run.refine_discriminator(refine_d, seed, refine_batch)
+                run.refine_discriminator(refine_d, seed, refine_batch, refine_model)
                 results |= {
                     f"{method}, refined D": score(run, method, seconds)
                     for method in methods
@@ -101,6 +103,7 @@ def main() -> None:
     parser.add_argument("--refine", default="none,drs,mh,langevin", help="methods to score")
     parser.add_argument("--refine-d", type=int, default=0, help="calibration steps (0: none)")
     parser.add_argument("--refine-batch", type=int, help="its batch size (default: the run's)")
+    parser.add_argument("--refine-model", default="auto", help="its D: auto, fourier or copy")
     parser.add_argument(
         "--separate", action="store_true", help="one run per seed, not a population per data"
     )
@@ -119,7 +122,14 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [
             pool.submit(
-                train, data, group, args.overrides, args.refine, args.refine_d, args.refine_batch
+                train,
+                data,
+                group,
+                args.overrides,
+                args.refine,
+                args.refine_d,
+                args.refine_batch,
+                args.refine_model,
             )
             for data, group in jobs
         ]
@@ -169,6 +179,11 @@ def main() -> None:
             "overrides": args.overrides,
             "seeds": args.seeds,
             "population": not args.separate,
+            "refine_d": {
+                "steps": args.refine_d,
+                "batch_size": args.refine_batch,
+                "model": args.refine_model,
+            },
             "seconds_end_to_end": round(wall, 1),
             "results": summary,
         },

@@ -7,12 +7,15 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save
 
 import gankit
 from gankit.cli import main
 from gankit.config import load_config
 from gankit.data import load_data
+from gankit.errors import GankitError
 from gankit.nets import build_discriminator, build_generator
+from gankit.nets.fourier import FourierDiscriminator
 from gankit.run import Run
 from gankit.sampling import METHODS, RefineSettings
 
@@ -65,11 +68,34 @@ def test_the_calibration_phase_lowers_d_held_out_log_loss(ring_run, tmp_path) ->
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["refine_d/log_loss"] < summary["refine_d/log_loss_before"]
     assert summary["refine_d/batch_size"] == 256
+    assert summary["refine_d/model"] == "fourier"  # vectors: a fresh D on Fourier features
     run = gankit.load(run_dir)
-    assert run.refined_discriminator is not None  # kept beside the run's D, used to refine
+    # kept beside the run's D, rebuilt from its file's header, used to refine
+    assert isinstance(run.refined_discriminator, FourierDiscriminator)
+    x = torch.randn(8, 2)
+    assert not torch.equal(run.discriminator(x), run.refined_discriminator(x))
+    assert run._networks().refined
+
+
+def test_refine_d_model_copy_trains_a_copy_of_the_run_d(ring_run, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(ring_run, run_dir)
+    assert main(["refine-d", str(run_dir), "--steps", "50", "--model", "copy"]) == 0
+    run = gankit.load(run_dir)
+    assert type(run.refined_discriminator) is type(run.discriminator)
     before = torch.cat([p.flatten() for p in run.discriminator.parameters()])
     after = torch.cat([p.flatten() for p in run.refined_discriminator.parameters()])
-    assert not torch.equal(before, after)
+    assert before.shape == after.shape and not torch.equal(before, after)
+    assert json.loads((run_dir / "summary.json").read_text())["refine_d/model"] == "copy"
+
+
+def test_a_refined_d_whose_header_names_no_known_model_is_one_line(ring_run, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(ring_run, run_dir)
+    weights = save({"net.0.weight": torch.zeros(1)}, metadata={"model": "transformer"})
+    (run_dir / "refined_discriminator.safetensors").write_bytes(weights)
+    with pytest.raises(GankitError, match="unknown refined D model 'transformer'"):
+        gankit.load(run_dir)
 
 
 def test_the_calibration_phase_decays_its_learning_rate_to_zero(ring_run, monkeypatch) -> None:
@@ -84,19 +110,30 @@ def test_the_calibration_phase_decays_its_learning_rate_to_zero(ring_run, monkey
 
     fit = refine.fit
     monkeypatch.setattr(refine, "fit", recording_fit)
+    monkeypatch.setattr(refine, "FOURIER_STEPS", 50)  # the default budget of vectors' Fourier D
     run = gankit.load(ring_run)
-    refine.refine_discriminator(run._networks(), run.data, steps=50)
+    _, report = refine.refine_discriminator(run._networks(), run.data)
     (factor,) = schedules
     assert factor(0) == 1 and factor(25) == 0.5 and factor(49) == pytest.approx(1 / 50)
+    assert report["refine_d/steps"] == 50 and report["refine_d/batch_size"] == 256
 
 
-def test_a_bad_calibration_batch_size_exits_2_and_changes_nothing(ring_run, tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--model", "resnet"], "unknown refined D model 'resnet'; use one of auto, copy"),
+    ],
+)
+def test_a_bad_calibration_setting_exits_2_and_changes_nothing(
+    ring_run, tmp_path, extra, message, capsys
+):
     run_dir = tmp_path / "run"
     shutil.copytree(ring_run, run_dir)
     summary = (run_dir / "summary.json").read_text()
-    assert main(["refine-d", str(run_dir), "--batch-size", "0"]) == 2
+    assert main(["refine-d", str(run_dir), *extra]) == 2
     err = capsys.readouterr().err
-    assert "--batch-size must be at least 1" in err and err.count("\n") == 1
+    assert message in err and err.count("\n") == 1
     assert (run_dir / "summary.json").read_text() == summary
     assert gankit.load(run_dir).refined_discriminator is None
 
@@ -182,3 +219,17 @@ def test_the_calibration_phase_depends_on_its_seed_alone(tmp_path) -> None:
         refined.append(run.refined_discriminator.state_dict())
     for name, tensor in refined[0].items():
         assert torch.equal(tensor, refined[1][name]), name
+
+
+def test_a_fourier_d_is_for_vectors_a_table_run_says_so(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    settings = [*TINY[:5], "steps=20", "pack=1", "generator.hidden=[16]"]
+    assert main(["train", "--out", str(out), "data=penguins", *settings]) == 0
+    summary = (out / "summary.json").read_text()
+    assert main(["refine-d", str(out), "--steps", "5", "--model", "fourier"]) == 2
+    err = capsys.readouterr().err
+    assert "--model fourier refines D for vector data" in err and err.count("\n") == 1
+    assert (out / "summary.json").read_text() == summary
+    assert not (out / "refined_discriminator.safetensors").exists()
+    assert main(["refine-d", str(out), "--steps", "5"]) == 0  # auto: a copy of the table's D
+    assert json.loads((out / "summary.json").read_text())["refine_d/model"] == "copy"

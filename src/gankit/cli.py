@@ -108,11 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
         "refine-d", help="train D alone against the run's G, so that it refines samples better"
     )
     refine_d.add_argument("run", type=Path, help="run folder")
-    refine_d.add_argument("--steps", type=int, default=2000, help="D steps (default 2000)")
     refine_d.add_argument(
-        "--batch-size", type=int, help="real and fake samples a step (default: the run's)"
+        "--steps", type=int, help="D steps (default: 5000 for a Fourier D, 2000 for a copy)"
+    )
+    refine_d.add_argument(
+        "--batch-size",
+        type=int,
+        help="real and fake samples a step (default: 256 for a Fourier D, the run's for a copy)",
     )
     refine_d.add_argument("--seed", type=int, default=0, help="seed of the data and noise")
+    refine_d.add_argument(
+        "--model",
+        default="auto",
+        help="the D to train: copy (of the run's), fourier (vectors: a fresh D on Fourier "
+        "features, which resolves detail within a mode), auto (fourier for vectors, else copy)",
+    )
 
     report = commands.add_parser(
         "report", help="write a run or study folder as one self-contained HTML page"
@@ -404,7 +414,7 @@ def _refine_d(args: argparse.Namespace) -> int:
     from gankit.run import load
 
     run = load(args.run)
-    report = run.refine_discriminator(args.steps, args.seed, args.batch_size)
+    report = run.refine_discriminator(args.steps, args.seed, args.batch_size, args.model)
     print(json.dumps(report))
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,12 @@ from gankit.files import write_atomically
 from gankit.nets import build_discriminator, build_generator
 from gankit.output import run_folder, sample_files
 from gankit.sampling import RefineSettings
-from gankit.sampling.refine import Networks, refine_discriminator
+from gankit.sampling.refine import (
+    Networks,
+    rebuild_refined,
+    refine_discriminator,
+    refined_header,
+)
 from gankit.sampling.refine import refine as sample_refined
 
 
@@ -209,19 +215,28 @@ class Run:
         return self._to_data_units(out), None if labels is None else labels.numpy()
 
     def refine_discriminator(
-        self, steps: int = 2000, seed: int = 0, batch_size: int | None = None
+        self,
+        steps: int | None = None,
+        seed: int = 0,
+        batch_size: int | None = None,
+        model: str = "auto",
     ) -> dict[str, Any]:
-        """Train a copy of D alone against the sampling G (:func:`gankit.sampling.refine.
-        refine_discriminator`; ``batch_size`` the run's unless given), keep it in the run folder
-        beside the run's D, and record its held-out log-loss and calibration error before and
-        after in summary.json."""
+        """Train a D alone against the sampling G (:func:`gankit.sampling.refine.
+        refine_discriminator`: ``model`` "copy" of the run's D, "fourier" for vectors, or "auto";
+        ``steps`` and ``batch_size`` that model's defaults unless given), keep it in the run
+        folder beside the run's D, and record its held-out log-loss and calibration error before
+        and after in summary.json."""
         with run_folder.locked(self._folder(), "refining its discriminator"):
             networks = Networks(
                 self.config, self.generator, self.discriminator, self.num_classes, refined=False
             )
-            refined, report = refine_discriminator(networks, self.data, steps, seed, batch_size)
+            refined, report = refine_discriminator(
+                networks, self.data, steps, seed, batch_size, model
+            )
             tensors = {k: v.contiguous() for k, v in refined.state_dict().items()}
-            weights = save(tensors, metadata={"format": "gankit", "steps": str(steps)})
+            steps = report["refine_d/steps"]
+            header = {"format": "gankit", "steps": str(steps), **refined_header(refined)}
+            weights = save(tensors, metadata=header)
             write_atomically(self._folder() / run_folder.REFINED_D, weights)
             self.refined_discriminator = refined.eval()
             self.write_summary({**self.summary(), **report})
@@ -429,8 +444,12 @@ class Run:
             ) from None
         refined = None
         if (directory / run_folder.REFINED_D).is_file():
-            refined = build_discriminator(config, shape, num_classes, spans)
-            _load_weights(refined, directory / run_folder.REFINED_D)
+            refined = _load_refined(
+                directory / run_folder.REFINED_D,
+                lambda: build_discriminator(config, shape, num_classes, spans),
+                shape[0],
+                num_classes,
+            )
         return cls(
             config,
             standardizer,
@@ -453,17 +472,23 @@ class Run:
         return run_folder.read_summary(self.directory) if self.directory else {}
 
 
-def _load_weights(module: nn.Module, path: Path) -> None:
-    """A module's weights from a safetensors file, or one line saying what is wrong with it."""
+def _load_refined(
+    path: Path, copy_of_d: Callable[[], nn.Module], data_dim: int, num_classes: int
+) -> nn.Module:
+    """The refined D of ``path``, rebuilt as its header says, or one line saying what is wrong
+    with the file."""
     try:
+        with safe_open(path, framework="pt") as file:
+            header = file.metadata() or {}
+        module = rebuild_refined(header, copy_of_d, data_dim, num_classes)
         module.load_state_dict(load_file(path))
-    except (SafetensorError, OSError, RuntimeError) as error:
+    except (SafetensorError, OSError, RuntimeError, KeyError, ValueError) as error:
         reason = str(error).splitlines()[0]
         raise GankitError(
             f"{str(path)!r} is not this run's discriminator ({reason}); delete it, or run "
             "`gankit refine-d` again"
         ) from None
-    module.eval()
+    return module.eval()
 
 
 def _part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
