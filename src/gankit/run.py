@@ -31,6 +31,7 @@ from gankit.sampling.refine import (
     refined_header,
 )
 from gankit.sampling.refine import refine as sample_refined
+from gankit.threads import torch_threads
 
 
 class Run:
@@ -226,7 +227,8 @@ class Run:
         ``steps`` and ``batch_size`` that model's defaults unless given), keep it in the run
         folder beside the run's D, and record its held-out log-loss and calibration error before
         and after in summary.json."""
-        with run_folder.locked(self._folder(), "refining its discriminator"):
+        locked = run_folder.locked(self._folder(), "refining its discriminator")
+        with locked, torch_threads(self.config.threads):  # small nets: 2 threads can be slower
             networks = Networks(
                 self.config, self.generator, self.discriminator, self.num_classes, refined=False
             )
