@@ -32,6 +32,26 @@ def test_mixture1d_takes_its_settings_from_the_config() -> None:
     assert data.density.weights.tolist() == [0.25, 0.75]
 
 
+def test_a_mixture_in_any_dimension_takes_its_centres_in_turn() -> None:
+    settings = ["mixture.means=[0,0,0,3,0,0,0,3,1]", "mixture.stds=[0.1,0.2,0.3]"]
+    config = load_config(
+        overrides=["data=mixture", "mixture.dim=3", *settings, "mixture.weights=[2,1,1]"]
+    )
+    data = load_data(config)
+    assert data.dim == 3
+    assert data.density.means.tolist() == [[0, 0, 0], [3, 0, 0], [0, 3, 1]]
+    assert data.density.stds[:, 0].tolist() == pytest.approx([0.1, 0.2, 0.3])
+    real = data.real_samples(4000, torch.Generator().manual_seed(0)).double()
+    nearest = (real[:, None] - data.density.means).norm(dim=-1).argmin(1)
+    assert (nearest == 0).double().mean() == pytest.approx(0.5, abs=0.03)
+
+
+def test_mixture1d_is_the_one_dimensional_case() -> None:
+    means = ["mixture.means=[0,0,1,1]", "mixture.stds=[1,1]", "mixture.weights=[1,1]"]
+    with pytest.raises(DataError, match=r"for mixture\.dim=2 use data=mixture"):
+        load_data(load_config(overrides=["data=mixture1d", "mixture.dim=2", *means]))
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".npz"])
 def test_user_vectors_load_from_every_format(tmp_path, suffix) -> None:
     array = np.random.default_rng(0).normal(5.0, 3.0, size=(200, 3)).astype(np.float32)

@@ -52,6 +52,7 @@ BUILT_IN_DATA: dict[str, DataKind] = {
     "ring8": "vectors",
     "grid25": "vectors",
     "mixture1d": "vectors",
+    "mixture": "vectors",
     "digits": "labelled images",
     "mnist": "labelled images",
     "penguins": "tables",
@@ -202,11 +203,14 @@ class NetworkConfig:
 
 @dataclass
 class MixtureConfig:
-    """The 1D Gaussian mixture used by ``data=mixture1d``."""
+    """The Gaussian mixture of ``data=mixture`` (and of ``data=mixture1d``, its 1D case): K
+    isotropic modes in ``dim`` dimensions, ``means`` their centres one after another (K * dim
+    numbers), ``stds`` and ``weights`` one number each."""
 
     means: list[float] = field(default_factory=lambda: [-2.0, 2.0])
     stds: list[float] = field(default_factory=lambda: [0.3, 0.3])
     weights: list[float] = field(default_factory=lambda: [0.5, 0.5])
+    dim: int = setting(1, ge=1)
 
 
 @dataclass
@@ -760,11 +764,17 @@ def _check_network(network: NetworkConfig, prefix: str) -> None:
 
 
 def _check_mixture(mixture: MixtureConfig, prefix: str) -> None:
-    lengths = {len(mixture.means), len(mixture.stds), len(mixture.weights)}
-    if len(lengths) != 1 or 0 in lengths:
+    modes = len(mixture.stds)
+    if modes == 0 or len(mixture.weights) != modes:
         raise ConfigError(
             f"'{prefix}means', '{prefix}stds' and '{prefix}weights' must be "
             "non-empty lists of the same length"
+        )
+    if len(mixture.means) != modes * mixture.dim:
+        raise ConfigError(
+            f"'{prefix}means' must hold {modes} x {prefix}dim = {modes * mixture.dim} numbers "
+            f"(each mode's centre in turn), one mode per '{prefix}stds' entry; got "
+            f"{len(mixture.means)}"
         )
     if any(std <= 0 for std in mixture.stds):
         raise ConfigError(f"config key '{prefix}stds' must be positive; got {mixture.stds}")

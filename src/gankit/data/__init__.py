@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gankit.config import BUILT_IN_DATA, Config, RareConfig, data_kind
+from gankit.config import BUILT_IN_DATA, Config, MixtureConfig, RareConfig, data_kind
 from gankit.data.arrays import VECTOR_SUFFIXES, load_labels, load_vectors
 from gankit.data.digits import load_digits
 from gankit.data.image_files import (
@@ -20,7 +20,7 @@ from gankit.data.image_files import (
     read_image_folder,
 )
 from gankit.data.images import ImageData, prepare_images
-from gankit.data.mixtures import GaussianMixture, grid, mixture1d, ring
+from gankit.data.mixtures import GaussianMixture, grid, mixture, mixture1d, ring
 from gankit.data.mnist import load_mnist
 from gankit.data.split import holdout_split, rare_rows
 from gankit.data.tables import BUILT_IN_TABLES, TableData, load_table
@@ -30,7 +30,8 @@ from gankit.errors import DataError
 MIXTURES: dict[str, Callable[[Config], GaussianMixture]] = {
     "ring8": lambda config: ring(modes=8, radius=1.0, std=0.01),
     "grid25": lambda config: grid(side=5, spacing=2.0, std=0.05),
-    "mixture1d": lambda config: mixture1d(**vars(config.mixture)),
+    "mixture1d": lambda config: _one_dimensional(config.mixture),
+    "mixture": lambda config: mixture(**vars(config.mixture)),
 }
 
 IMAGE_SETS: dict[str, Callable[[], RawImages]] = {"digits": load_digits, "mnist": load_mnist}
@@ -67,6 +68,14 @@ def load_data(config: Config) -> VectorData | ImageData | TableData:
         f"unknown data {config.data!r}; use one of {', '.join(BUILT_IN_DATA)} or a path to a "
         ".npy or .npz file of vectors, a .csv, .tsv or .parquet table, or a folder of images"
     )
+
+
+def _one_dimensional(settings: MixtureConfig) -> GaussianMixture:
+    if settings.dim != 1:
+        raise DataError(
+            f"data=mixture1d is one-dimensional; for mixture.dim={settings.dim} use data=mixture"
+        )
+    return mixture1d(settings.means, settings.stds, settings.weights)
 
 
 def _standardizer(path: Path, points: torch.Tensor) -> Standardizer:

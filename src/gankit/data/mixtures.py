@@ -1,7 +1,8 @@
 """Gaussian mixtures with exact densities: the problems on which GAN theory can be checked.
 
 ``ring8`` and ``grid25`` are the 2D benchmarks of the mode-collapse literature (PacGAN,
-Lin et al. 2018; VEEGAN, Srivastava et al. 2017); ``mixture1d`` is any 1D mixture.
+Lin et al. 2018; VEEGAN, Srivastava et al. 2017); ``mixture`` is any mixture of isotropic
+Gaussians, and ``mixture1d`` its 1D case.
 """
 
 from __future__ import annotations
@@ -94,4 +95,12 @@ def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixt
 
 def mixture1d(means: list[float], stds: list[float], weights: list[float]) -> GaussianMixture:
     """A 1D mixture sum_k w_k N(mu_k, sigma_k^2)."""
-    return GaussianMixture(torch.tensor(means)[:, None], torch.tensor(stds), torch.tensor(weights))
+    return mixture(means, stds, weights, dim=1)
+
+
+def mixture(
+    means: list[float], stds: list[float], weights: list[float], dim: int
+) -> GaussianMixture:
+    """sum_k w_k N(mu_k, sigma_k^2 I) in ``dim`` dimensions, ``means`` the K centres in turn."""
+    centres = torch.tensor(means, dtype=torch.float64).reshape(len(stds), dim)
+    return GaussianMixture(centres, torch.tensor(stds), torch.tensor(weights))
