@@ -236,8 +236,8 @@ class Run:
                 networks, self.data, steps, seed, batch_size, model
             )
             tensors = {k: v.contiguous() for k, v in refined.state_dict().items()}
-            steps = report["refine_d/steps"]
-            header = {"format": "gankit", "steps": str(steps), **refined_header(refined)}
+            steps_taken = str(report["refine_d/steps"])
+            header = {"format": "gankit", "steps": steps_taken, **refined_header(refined)}
             weights = save(tensors, metadata=header)
             write_atomically(self._folder() / run_folder.REFINED_D, weights)
             self.refined_discriminator = refined.eval()

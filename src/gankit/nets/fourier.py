@@ -26,7 +26,7 @@ class FourierDiscriminator(nn.Module):
     """D(x[, y]) as a logit: an MLP (leaky ReLU) on [x, sin(pi 2^k x), cos(pi 2^k x)] for
     k < ``levels``, and the class one-hot when ``num_classes`` > 0; shape (n,).
 
-    ``x`` is in network units (standardised), so the finest wavelength, 2^(1 - levels), is
+    ``x`` is in network units (standardised), so the finest wavelength, 2^(2 - levels), is
     relative to the data's spread.
     """
 

@@ -42,7 +42,7 @@ REFINED_MODELS = ("auto", "copy", "fourier")
 """What ``refine-d`` trains: ``copy`` the run's D, ``fourier`` a fresh FourierDiscriminator
 (vectors only), ``auto`` the second for vectors and the first otherwise."""
 COPY_STEPS = 2000  # a copy of the run's D, at the run's batch size
-# The Fourier D (measured on ring8 and grid25): octaves of wavelength 2 down to 2^-7 of the
+# The Fourier D (measured on ring8 and grid25): octaves of wavelength 2 down to 2^-6 of the
 # standardised data, three layers of 128, and its own Adam step size and budget, as it starts
 # from scratch (5,000 steps of 256: about 20 s on one CPU thread).
 FOURIER_LEVELS = 8
