@@ -171,13 +171,23 @@ def test_bad_refinement_settings_exit_2_and_write_nothing(
     assert not out.exists()
 
 
-def test_a_packed_d_cannot_refine(tmp_path, capsys) -> None:
+def test_a_packed_d_refines_only_through_a_d_that_scores_one_sample(tmp_path, capsys) -> None:
     run = tmp_path / "packed"
     assert main(["train", "--out", str(run), "data=ring8", *TINY, "steps=20", "pack=2"]) == 0
     out = tmp_path / "s.npy"
     assert main(["sample", str(run), "-n", "10", "-o", str(out), "--refine", "drs"]) == 2
-    assert "judges 2 samples at once" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "judges 2 samples at once" in err and "gankit refine-d RUN" in err
     assert not out.exists()
+    assert main(["refine-d", str(run), "--steps", "5", "--model", "copy"]) == 2
+    assert "and so would a copy of it" in capsys.readouterr().err
+    assert not (run / "refined_discriminator.safetensors").exists()
+    assert main(["refine-d", str(run), "--steps", "20"]) == 0  # a Fourier D: one sample each
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["refine_d/log_loss_before"] is None  # the packed D gives one sample no score
+    assert summary["refine_d/log_loss"] > 0
+    assert main(["sample", str(run), "-n", "10", "-o", str(out), "--refine", "drs"]) == 0
+    assert np.load(out).shape == (10, 2)
 
 
 def test_a_hinge_d_needs_the_calibration_phase_for_drs(tmp_path, capsys) -> None:
@@ -219,6 +229,16 @@ def test_the_calibration_phase_depends_on_its_seed_alone(tmp_path) -> None:
         refined.append(run.refined_discriminator.state_dict())
     for name, tensor in refined[0].items():
         assert torch.equal(tensor, refined[1][name]), name
+
+
+def test_a_packed_table_d_is_refused_by_refine_d_in_one_line(tmp_path, capsys) -> None:
+    out = tmp_path / "run"  # tables pack 10 rows by default
+    settings = [*TINY[:5], "steps=10", "batch_size=60", "generator.hidden=[16]"]
+    assert main(["train", "--out", str(out), "data=penguins", *settings]) == 0
+    assert main(["refine-d", str(out), "--steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "judges 10 samples at once" in err and "train with pack=1" in err
+    assert err.count("\n") == 1 and not (out / "refined_discriminator.safetensors").exists()
 
 
 def test_a_fourier_d_is_for_vectors_a_table_run_says_so(tmp_path, capsys) -> None:

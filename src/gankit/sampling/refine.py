@@ -91,10 +91,11 @@ def check_refinable(networks: Networks, method: str) -> None:
     check_method(method)
     if method == "none":
         return
-    if networks.config.pack > 1:
+    if networks.config.pack > 1 and not networks.refined:  # a refined D scores one sample
         raise GankitError(
             f"this run's D judges {networks.config.pack} samples at once (pack); refining "
-            "needs a D that scores one sample: train with pack=1"
+            "needs a D that scores one sample: for vectors run `gankit refine-d RUN` first "
+            "(it trains one), or train with pack=1"
         )
     if method != "mh" and not networks.refined and networks.config.loss not in LOGISTIC_LOSSES:
         raise GankitError(
@@ -209,8 +210,9 @@ def refine_discriminator(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """A D trained alone on L_D against the sampling G, ``steps`` minibatches of ``batch_size``
     fresh real samples and as many fresh fakes; with its held-out log-loss and calibration error
-    before (the run's D) and after. ``model``: one of :data:`REFINED_MODELS`. By default a copy
-    of D takes 2,000 steps of the run's batch size, a Fourier D 5,000 steps of 256.
+    before (the run's D; None when it judges packs) and after. ``model``: one of
+    :data:`REFINED_MODELS`. By default a copy of D takes 2,000 steps of the run's batch size, a
+    Fourier D 5,000 steps of 256.
 
     The learning rate falls linearly to zero over the steps: with G fixed, L_D has one
     minimiser, D*, and a step size that decays lets Adam settle on it instead of hovering at
@@ -245,7 +247,16 @@ def refine_discriminator(
             return discriminator_loss(discriminator(real), discriminator(fake))  # L_D
         return discriminator_loss(discriminator(real, labels), discriminator(fake, labels))
 
-    before = _held_out_quality(networks, data, seed + 1)
+    packed = config.pack > 1  # the run's D gives no score to one sample
+    if packed and model == "copy":
+        raise GankitError(
+            f"this run's D judges {config.pack} samples at once (pack), and so would a copy of "
+            "it; refining needs a D that scores one sample: use --model fourier (vector data) "
+            "or train with pack=1"
+        )
+    before = {"log_loss": None, "calibration_error": None}
+    if not packed:
+        before = _held_out_quality(networks, data, seed + 1)
     with torch.random.fork_rng():  # D's init, dropout, a table G's category draws: by ``seed``
         torch.manual_seed(seed)
         if model == "fourier":
