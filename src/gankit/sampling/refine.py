@@ -221,10 +221,13 @@ def refine_discriminator(
     """
     model = refined_model(model, data)
     config = networks.config
-    if steps is None:
-        steps = FOURIER_STEPS if model == "fourier" else COPY_STEPS
-    if batch_size is None:
-        batch_size = FOURIER_BATCH if model == "fourier" else config.batch_size
+    fourier = model == "fourier"
+    if fourier:
+        default_steps, default_batch, lr = FOURIER_STEPS, FOURIER_BATCH, FOURIER_LR
+    else:
+        default_steps, default_batch, lr = COPY_STEPS, config.batch_size, config.discriminator.lr
+    steps = default_steps if steps is None else steps
+    batch_size = default_batch if batch_size is None else batch_size
     if steps < 1:
         raise GankitError(f"--steps must be at least 1; got {steps}")
     if batch_size < 1:
@@ -248,7 +251,7 @@ def refine_discriminator(
         return discriminator_loss(discriminator(real, labels), discriminator(fake, labels))
 
     packed = config.pack > 1  # the run's D gives no score to one sample
-    if packed and model == "copy":
+    if packed and not fourier:
         raise GankitError(
             f"this run's D judges {config.pack} samples at once (pack), and so would a copy of "
             "it; refining needs a D that scores one sample: use --model fourier (vector data) "
@@ -259,7 +262,7 @@ def refine_discriminator(
         before = _held_out_quality(networks, data, seed + 1)
     with torch.random.fork_rng():  # D's init, dropout, a table G's category draws: by ``seed``
         torch.manual_seed(seed)
-        if model == "fourier":
+        if fourier:
             discriminator = FourierDiscriminator(
                 data.dim, FOURIER_HIDDEN, FOURIER_LEVELS, networks.num_classes
             )
@@ -269,7 +272,7 @@ def refine_discriminator(
             discriminator,
             loss,
             batches(),
-            lr=FOURIER_LR if model == "fourier" else config.discriminator.lr,
+            lr=lr,
             lr_factor=lambda step: 1 - step / steps,
             name="discriminator",
         )
