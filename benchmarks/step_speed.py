@@ -10,7 +10,8 @@ with the fused Adam that gankit uses.
 
 Image rows: the class-conditional DCGAN gankit trains on MNIST by default (28x28, batch 64,
 width 32, noise 32, non-saturating loss, lazy R1 of 0.1 every 4th D step, no EMA, constant
-learning rate), without augmentation and with DiffAugment's color, translation and cutout.
+learning rate), without augmentation, with DiffAugment's color, translation and cutout, and
+without augmentation in ``channels_last`` memory order (both loops' networks converted).
 The plain loop is the textbook DCGAN loop written out by hand around the very same networks
 (``gankit.nets``, same seed): sample a real batch and its labels, a D step with softplus
 losses, a G step, Adam. To compare the loops and not the maths it does the same work as
@@ -139,8 +140,9 @@ def plain_image_steps(config: Config) -> Callable[[int], None]:
     data = load_data(config)
     torch.manual_seed(config.seed)
     classes = class_count(config, data)
-    G = build_generator(config, data.shape, classes)
-    D = build_discriminator(config, data.shape, classes)
+    layout = torch.channels_last if config.channels_last else torch.preserve_format
+    G = build_generator(config, data.shape, classes).to(memory_format=layout)
+    D = build_discriminator(config, data.shape, classes).to(memory_format=layout)
     opt_g = torch.optim.Adam(
         G.parameters(), lr=config.generator.lr, betas=config.generator.betas, fused=True
     )
@@ -251,12 +253,20 @@ def vector_rows(threads: int, steps: int, repeats: int) -> list[dict]:
 
 def image_rows(threads: int, steps: int, repeats: int) -> list[dict]:
     rows = []
-    for policy in ([], AUGMENT_POLICY):
-        config = load_config(base={**IMAGE_SETTINGS, "threads": threads, "augment.policy": policy})
+    for policy, channels_last in (([], False), (AUGMENT_POLICY, False), ([], True)):
+        config = load_config(
+            base={
+                **IMAGE_SETTINGS,
+                "threads": threads,
+                "augment.policy": policy,
+                "channels_last": channels_last,
+            }
+        )
         contestants = {"gankit": gankit_image_steps(config), "plain": plain_image_steps(config)}
         rates, cpu_rates = interleaved_rates(contestants, steps, repeats, warmup=8)
         batch = config.batch_size
-        row = {"augment": ",".join(policy) or "none", "batch": batch}
+        row = {"augment": ",".join(policy) or "none", "channels_last": channels_last}
+        row["batch"] = batch
         row |= {f"{name}_images_per_s": round(rate * batch, 1) for name, rate in rates.items()}
         row["ratio_vs_plain"] = round(rates["gankit"] / rates["plain"], 3)
         row |= {

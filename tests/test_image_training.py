@@ -314,3 +314,27 @@ def test_unlabelled_rgb_images_train_and_score_with_rotation_features(tmp_path) 
     folder = tmp_path / "pngs"
     assert main(["sample", str(out), "-n", "6", "-o", str(folder)]) == 0
     assert len(list(folder.glob("*.png"))) == 6  # unconditional: no class subfolders
+
+
+def test_channels_last_trains_the_same_game_and_resumes_bit_identical(tmp_path) -> None:
+    """NHWC convolutions change only the rounding; a checkpoint's contiguous Adam moments go
+    back into their weights' memory order (fused Adam reads them in that order)."""
+    torch.manual_seed(0)
+    nchw = make_trainer("r1=0.1")
+    torch.manual_seed(0)
+    nhwc = make_trainer("r1=0.1", "channels_last=true")
+    conv = nhwc.discriminator.features[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    for _ in range(5):  # the losses and D's outputs, step by step
+        torch.testing.assert_close(nhwc.train_step(), nchw.train_step(), rtol=1e-4, atol=1e-5)
+
+    settings = [*TINY_IMAGES, "channels_last=true", "checkpoint_every=10", "keep_checkpoints=5"]
+    whole = tmp_path / "whole"
+    assert main(["train", "--out", str(whole), *settings]) == 0
+    cut = tmp_path / "cut"
+    shutil.copytree(whole, cut)
+    for name in ("step-00000020.safetensors", "step-00000030.safetensors"):
+        (cut / "checkpoints" / name).unlink()
+    (cut / "model.safetensors").unlink()
+    assert main(["train", "--resume", str(cut)]) == 0
+    assert (cut / "metrics.jsonl").read_text() == (whole / "metrics.jsonl").read_text()

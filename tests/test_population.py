@@ -282,6 +282,7 @@ def test_a_diverging_member_restores_alone(tmp_path, poison_member) -> None:
             ["data=digits", "discriminator.spectral_norm=true", "population.seeds=2"],
             "does not stack spectral norm",
         ),
+        (["data=digits", "channels_last=true", "population.seeds=2"], "set channels_last=false"),
     ],
 )
 def test_bad_population_settings_are_one_line_and_exit_2(

@@ -371,6 +371,7 @@ class Config:
     tensorboard: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
     sync_batch_norm: bool = False
     sources: dict[str, str] = field(
         default_factory=dict, compare=False, repr=False, metadata={"internal": True}

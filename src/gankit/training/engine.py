@@ -86,9 +86,14 @@ class Trainer:
         self.data_fingerprint = data.fingerprint()  # in each checkpoint: resume checks it
         self.device = resolve_device(config.device, config.precision)
         self.data = data.to(self.device)
+        # NHWC convolutions: ~1.1x faster steps at 28x28 on a CPU; a no-op for MLPs.
+        layout = torch.channels_last if config.channels_last else torch.preserve_format
+        generator, discriminator = (
+            net.to(self.device, memory_format=layout) for net in (generator, discriminator)
+        )
         sync = config.sync_batch_norm
-        self.generator = world.sync_batch_norm(generator.to(self.device), sync, self.device)
-        self.discriminator = world.sync_batch_norm(discriminator.to(self.device), sync, self.device)
+        self.generator = world.sync_batch_norm(generator, sync, self.device)
+        self.discriminator = world.sync_batch_norm(discriminator, sync, self.device)
         # What the gradient steps call: under DDP when there are several processes.
         self.synced_generator = world.wrap(self.generator)
         self.synced_discriminator = world.wrap(self.discriminator)
@@ -426,3 +431,10 @@ def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any
             "param_groups": state["param_groups"],
         }
     )
+    # Moments come back contiguous; fused Adam reads them in its parameter's memory order
+    # (a channels_last weight's moments, read as NCHW, would update the wrong entries).
+    for parameter, moments in optimizer.state.items():
+        for name, value in moments.items():
+            same_shape = isinstance(value, Tensor) and value.shape == parameter.shape
+            if same_shape and value.stride() != parameter.stride():
+                moments[name] = torch.empty_like(parameter).copy_(value)

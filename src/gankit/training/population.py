@@ -422,6 +422,11 @@ def check_population(config: Config, data: Any) -> None:
             "run); set generator.spectral_norm and discriminator.spectral_norm to false, or "
             "train the runs one at a time"
         )
+    if config.channels_last:
+        raise GankitError(
+            "population training stacks networks in the default memory format; set "
+            "channels_last=false, or train the runs one at a time"
+        )
     if config.loss == "wgan-gp":
         raise GankitError(
             "population training does not take loss=wgan-gp (its gradient penalty is per run); "
