@@ -3,7 +3,9 @@
 Both train the same S GANs (seeds 0..S-1) with the same work per step: gankit's own step
 and its NaN/Inf check. ``--data ring8`` trains the default ring8 MLPs (batch norm in G, R1
 every 4 D steps, EMA, a linear learning-rate decay), ``--data digits`` the digits defaults (a
-class-conditional DCGAN with differentiable augmentation and R1). Separately, each member is
+class-conditional DCGAN with differentiable augmentation and R1), ``--data penguins`` (or
+another table) the table defaults (CTGAN's conditional MLPs of 256 x 2, Gumbel-softmax heads,
+dropout, packs of 10, batch 500, R1). Separately, each member is
 a :class:`Trainer` taking its steps alone, one member after another; together, a
 :class:`Population` steps all S at once.
 
@@ -34,7 +36,7 @@ from results_file import write_results
 from gankit.config import load_config
 from gankit.data import load_data
 from gankit.training.engine import build_trainer
-from gankit.training.population import Population, member_configs
+from gankit.training.population import Population, member_configs, own_stream
 
 
 def separate(data_name: str, size: int) -> Callable[[int], None]:
@@ -53,7 +55,8 @@ def separate(data_name: str, size: int) -> Callable[[int], None]:
 def together(data_name: str, size: int) -> Callable[[int], None]:
     config = load_config(base={"data": data_name, "population.seeds": size, "progress": False})
     data = load_data(config)
-    population = Population([build_trainer(member, data) for member in member_configs(config)])
+    trainers = [build_trainer(member, data) for member in member_configs(config)]
+    population = Population(trainers, [own_stream(trainer.device) for trainer in trainers])
 
     def run(steps: int) -> None:
         for _ in range(steps):

@@ -16,7 +16,7 @@ from gankit.data import load_data
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.stacked import stack
 from gankit.training.engine import build_trainer
-from gankit.training.population import Population, member_configs
+from gankit.training.population import Population, drawing_from, member_configs, own_stream
 
 TINY = {
     "data": "ring8",
@@ -53,6 +53,13 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
         {"data": "labelled", "conditional": True, "pack": 2},  # the class one-hot beside z, x
         # the digits defaults: a conditional DCGAN, augmented, with R1; narrower, for speed
         {"data": "digits", "generator.width": 16, "discriminator.width": 16},
+        # the table defaults (conditions, Gumbel-softmax, dropout, packs of 10); narrower
+        {
+            "data": "penguins",
+            "batch_size": 100,
+            "generator.hidden": [64, 64],
+            "discriminator.hidden": [64, 64],
+        },
     ],
 )
 def test_each_member_follows_its_single_run(settings, tmp_path) -> None:
@@ -67,20 +74,26 @@ def test_each_member_follows_its_single_run(settings, tmp_path) -> None:
         np.savez(tmp_path / "labelled.npz", x=points, labels=labels)
         settings = {**settings, "data": str(tmp_path / "labelled.npz"), "population.seeds": 2}
     close_to = 15
-    if settings.get("data") == "digits":
+    if settings.get("data") in ("digits", "penguins"):
         settings, close_to = {**settings, "population.seeds": 2}, 50
     config = load_config(base={"data": "ring8", "steps": 1000, **settings})
     data = load_data(config)
     configs = member_configs(config)
-    singles = [build_trainer(member, data) for member in configs]
-    population = Population([build_trainer(member, data) for member in configs])
+
+    def started(member):  # a trainer, and torch's global stream where its run has it then
+        trainer = build_trainer(member, data)
+        return trainer, own_stream(trainer.device)
+
+    singles = [started(member) for member in configs]
+    population = Population(*zip(*[started(member) for member in configs], strict=True))
     for step in range(1, 51):
         stats = population.train_step()
-        for row, single in enumerate(singles):
-            alone = single.train_step()
+        for row, (single, stream) in enumerate(singles):
+            with drawing_from(stream):  # a table's dropout and Gumbel noise: its run's draws
+                alone = single.train_step()
             assert relative(stats[row], alone) < (1e-4 if step <= close_to else 1e-2)
         if step == 15:
-            for index, single in enumerate(singles):
+            for index, (single, _) in enumerate(singles):
                 assert_same_state(population, index, single)
 
 
@@ -95,12 +108,13 @@ def cancelled_by_batch_norm(network: torch.nn.Module) -> set[str]:
             for i, layer in enumerate(before)
             for name in (f"{layer}.bias", f"norms.{i}.norm.running_mean")
         }
-    layers = list(network.net) if hasattr(network, "net") else []
+    prefix = "body" if hasattr(network, "body") else "net"  # a table G's layers: its body
+    layers = list(getattr(network, prefix, []))
     return {
         name
         for i, (layer, after) in enumerate(itertools.pairwise(layers))
         if isinstance(layer, torch.nn.Linear) and isinstance(after, torch.nn.BatchNorm1d)
-        for name in (f"net.{i}.bias", f"net.{i + 1}.running_mean")
+        for name in (f"{prefix}.{i}.bias", f"{prefix}.{i + 1}.running_mean")
     }
 
 
@@ -216,6 +230,43 @@ def test_a_member_folder_resumes_as_a_single_run(tmp_path, monkeypatch) -> None:
     assert (summary["step"], summary["resumed_from"]) == (40, 20)
 
 
+def test_a_killed_table_population_resumes_to_its_single_runs(tmp_path, monkeypatch) -> None:
+    """A table run draws its dropout and Gumbel noise from torch's global stream, and its
+    checkpoints keep that stream's state; each member draws its own run's share of it and
+    checkpoints that, so killed and resumed it logs the losses of its single run (up to the
+    rounding of batched kernels)."""
+    settings = {
+        **{key: value for key, value in TINY.items() if not key.endswith(".hidden")},
+        "data": "penguins",
+        "steps": 30,
+        "batch_size": 100,
+        "generator.hidden": [32, 32],
+        "discriminator.hidden": [32, 32],
+    }
+
+    def losses(folder) -> list[float]:
+        records = [json.loads(line) for line in (folder / "metrics.jsonl").open()]
+        return [r[key] for r in records for key in ("loss_d", "loss_g")]
+
+    step = Population.train_step
+
+    def killed(self: Population) -> torch.Tensor:
+        if self.trainers[0].step == 25:
+            raise KeyboardInterrupt
+        return step(self)
+
+    monkeypatch.setattr(Population, "train_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        gankit.train({**settings, "population.seeds": 2}, out=tmp_path / "p")
+    monkeypatch.setattr(Population, "train_step", step)
+    assert main(["train", "--resume", str(tmp_path / "p")]) == 0
+    for seed in (0, 1):
+        gankit.train({**settings, "seed": seed}, out=tmp_path / f"s{seed}")
+        ours, theirs = losses(tmp_path / "p" / f"seed-{seed}"), losses(tmp_path / f"s{seed}")
+        assert len(ours) == len(theirs) == 6
+        assert relative(torch.tensor(ours), torch.tensor(theirs)) < 1e-3
+
+
 @pytest.fixture
 def poison_member(monkeypatch):
     """NaN into member ``index``'s first G weight once the population reaches ``step``."""
@@ -276,8 +327,7 @@ def test_a_diverging_member_restores_alone(tmp_path, poison_member) -> None:
             "lists 3 values but population.seeds is 2",
         ),
         (["population.sweep.steps=[10,20]"], "cannot differ between members"),
-        (["data=digits", "model=resnet", "population.seeds=2"], "stacks MLPs and DCGANs"),
-        (["data=penguins", "population.seeds=2"], "stacks MLPs and DCGANs"),
+        (["data=digits", "model=resnet", "population.seeds=2"], "stacks MLPs, DCGANs and table"),
         (
             ["data=digits", "discriminator.spectral_norm=true", "population.seeds=2"],
             "does not stack spectral norm",

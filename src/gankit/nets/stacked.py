@@ -6,7 +6,9 @@ layer is ``x_s W_s^T + b_s`` for all s at once (``torch.baddbmm`` over (S, n, in
 its convolutions one grouped convolution over the members' channels side by side
 (``groups=S``; on a CPU, where that measured slower, the members' convolutions in turn), and
 its batch norm normalises each member's batch with that member's own statistics, so a member
-computes exactly what it computes alone, up to the rounding of batched kernels.
+computes exactly what it computes alone, up to the rounding of batched kernels. The table nets'
+dropout masks and Gumbel noise, which a single run draws from torch's global stream, each
+member draws from its own (:attr:`Stacked.streams`), in the order its single run draws them.
 
 All members' parameters live in one (S, P) tensor, ``flat``, each of a member's tensors a
 view of it, so an optimizer steps every member in a few elementwise operations on ``flat``
@@ -29,6 +31,7 @@ from gankit.errors import GankitError
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.pack import PackedDiscriminator
+from gankit.nets.tabular import GUMBEL_TEMPERATURE, TabularDiscriminator, TabularGenerator
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,13 @@ def stack(members: Sequence[nn.Module]) -> Stacked:
         return StackedDCGANGenerator(members)
     if isinstance(first, DCGANDiscriminator):
         return StackedDCGANDiscriminator(members)
+    if isinstance(first, TabularGenerator):
+        return StackedTabularGenerator(members)
+    if isinstance(first, TabularDiscriminator):
+        return StackedTabularDiscriminator(members)
     raise GankitError(
-        f"population training stacks MLP and DCGAN networks, not {type(inner).__name__}; "
-        "use model=mlp or model=dcgan, or train these runs one at a time"
+        f"population training stacks MLP, DCGAN and table networks, not "
+        f"{type(inner).__name__}; use model=mlp or model=dcgan, or train these runs one at a time"
     )
 
 
@@ -102,6 +109,9 @@ class Stacked(nn.Module):
         self._buffer_views = {slot.name: slot.view(self.buffers_flat) for slot in self.buffer_slots}
         self._counter_columns = {name: i for i, name in enumerate(self.counter_names)}
         self.load(members)
+        self.streams: list[torch.Generator] = []
+        """Each member's random stream (row order), for the draws its single run takes from
+        torch's global one: dropout masks and Gumbel noise."""
 
     @property
     def members(self) -> int:
@@ -139,6 +149,35 @@ class Stacked(nn.Module):
         """Linear layer ``name`` of every member: x_s W_s^T + b_s for (S, n, in) inputs."""
         weight, bias = self.leaves[f"{name}.weight"], self.leaves[f"{name}.bias"]
         return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+    def sequential(self, x: Tensor, layers: list[tuple[str, nn.Module, str]]) -> Tensor:
+        """The layers of :func:`layer_kinds` of every member on (S, n, features) inputs."""
+        members, n = x.shape[:2]
+        for kind, layer, name in layers:
+            if kind == "linear":
+                x = self.linear(x, name)
+            elif kind == "batch_norm":
+                y = self.batch_norm(_side_by_side(x), name, layer)
+                x = y.view(n, members, -1).transpose(0, 1)
+            elif kind == "dropout":  # F.dropout's x * bernoulli(1 - p) / (1 - p), per member
+                keep = 1 - layer.p
+                masks = [self._empty(x).bernoulli_(keep, generator=g) for g in self.streams]
+                x = x * torch.stack(masks).div_(keep)
+            else:
+                x = layer(x)
+        return x
+
+    def gumbel_softmax(self, logits: Tensor) -> Tensor:
+        """F.gumbel_softmax(logits, tau) of each member's (S, n, k) logits, its noise
+        -log E, E ~ Exp(1), from its own stream."""
+        noise = [-self._empty(logits).exponential_(generator=g).log() for g in self.streams]
+        return ((logits + torch.stack(noise)) / GUMBEL_TEMPERATURE).softmax(-1)
+
+    def _empty(self, x: Tensor) -> Tensor:
+        """An uninitialised tensor of one member's slice of x, (S, ...) -> (...)."""
+        if len(self.streams) != self.members:
+            raise RuntimeError("set the stack's streams, one per member, before a step")
+        return torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
 
     def embedding(self, labels: Tensor, name: str) -> Tensor:
         """Embedding ``name`` of every member's labels (S, n): (S, n, features)."""
@@ -209,36 +248,58 @@ class StackedMLP(Stacked):
         # A conditional MLP takes its class one-hot beside its input (nets/mlp.py, nets/pack.py).
         self.num_classes = getattr(first, "num_classes", 0)
         self.logits = isinstance(inner, MLPDiscriminator)
-        prefix = {id(m): n for n, m in first.named_modules()}
-        # (kind, the first member's layer, its name in the member)
-        self.layers: list[tuple[str, nn.Module, str]] = []
-        for layer in inner.net:
-            if isinstance(layer, nn.Linear | nn.BatchNorm1d):
-                kind = "linear" if isinstance(layer, nn.Linear) else "batch_norm"
-            elif sum(1 for _ in layer.parameters()) == 0:
-                kind = "elementwise"  # an activation
-            else:
-                raise GankitError(f"population training cannot stack a {type(layer).__name__}")
-            self.layers.append((kind, layer, prefix[id(layer)]))
+        self.layers = layer_kinds(first, inner.net)
         super().__init__(members)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """Each member's G(z) or D(x) (with its classes ``labels``, (S, n), when conditional)."""
         if self.num_classes:
             x = torch.cat([x, F.one_hot(labels, self.num_classes).to(x.dtype)], dim=2)
-        members, n = x.shape[:2]
         if self.pack > 1:  # PacGAN: D judges pack samples at once, concatenated
-            n //= self.pack
-            x = x.reshape(members, n, -1)
-        for kind, layer, name in self.layers:
-            if kind == "linear":
-                x = self.linear(x, name)
-            elif kind == "batch_norm":
-                y = self.batch_norm(_side_by_side(x), name, layer)
-                x = y.view(n, members, -1).transpose(0, 1)
-            else:
-                x = layer(x)
+            members, n = x.shape[:2]
+            x = x.reshape(members, n // self.pack, -1)
+        x = self.sequential(x, self.layers)
         return x.squeeze(-1) if self.logits else x
+
+
+class StackedTabularGenerator(Stacked):
+    """The members' table G (nets/tabular.py) stacked, in training mode: noise (S, n, d) and
+    conditions (S, n) to rows (S, n, width), a tanh or a Gumbel-softmax per span."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        first = members[0]
+        self.classes, self.spans = first.classes, first.spans
+        self.layers = layer_kinds(first, [*first.body, first.out])
+        super().__init__(members)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.classes:
+            z = torch.cat([z, F.one_hot(labels, self.classes).to(z.dtype)], dim=2)
+        raw = self.sequential(z, self.layers)
+        parts, start = [], 0
+        for size, activation in self.spans:  # in order: each member's noise, as drawn alone
+            chunk = raw[..., start : start + size]
+            parts.append(torch.tanh(chunk) if activation == "tanh" else self.gumbel_softmax(chunk))
+            start += size
+        return torch.cat(parts, dim=2)
+
+
+class StackedTabularDiscriminator(Stacked):
+    """The members' table D stacked: rows (S, n, width) and conditions (S, n) to logits
+    (S, n / pack), each member's dropout masks from its own stream."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        first = members[0]
+        self.classes, self.pack = first.classes, first.pack
+        self.layers = layer_kinds(first, first.net)
+        super().__init__(members)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.classes:
+            x = torch.cat([x, F.one_hot(labels, self.classes).to(x.dtype)], dim=2)
+        members, n = x.shape[:2]
+        x = x.reshape(members, n // self.pack, -1)  # PacGAN: pack rows judged at once
+        return self.sequential(x, self.layers).squeeze(-1)
 
 
 class StackedDCGANGenerator(Stacked):
@@ -308,6 +369,26 @@ class StackedDCGANDiscriminator(Stacked):
         if self.projection:  # + <embed(y), h> (ProjectionHead)
             logit = logit + (self.embedding(labels, "head.embed") * h).sum(-1)
         return logit
+
+
+def layer_kinds(member: nn.Module, layers: Sequence[nn.Module]) -> list[tuple[str, nn.Module, str]]:
+    """(kind, layer, its name in ``member``) of each layer of an MLP, for
+    :meth:`Stacked.sequential`: linear, batch_norm, dropout or elementwise (an activation)."""
+    prefix = {id(m): n for n, m in member.named_modules()}
+    kinds = []
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            kind = "linear"
+        elif isinstance(layer, nn.BatchNorm1d):
+            kind = "batch_norm"
+        elif isinstance(layer, nn.Dropout):
+            kind = "dropout"
+        elif sum(1 for _ in layer.parameters()) == 0:
+            kind = "elementwise"
+        else:
+            raise GankitError(f"population training cannot stack a {type(layer).__name__}")
+        kinds.append((kind, layer, prefix[id(layer)]))
+    return kinds
 
 
 def _side_by_side(x: Tensor) -> Tensor:

@@ -36,7 +36,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from gankit.files import write_atomically
 from gankit.metrics.intervals import mean_and_standard_error
 from gankit.nets import resolve_model
 from gankit.nets.stacked import Stacked, stack
+from gankit.objectives import conditional_cross_entropy
 from gankit.output import run_folder
 from gankit.run import Run
 from gankit.threads import torch_threads
@@ -192,8 +193,8 @@ class Population:
     """Trainers of one architecture stepped together; ``active`` lists the members in the
     stack, by index into ``trainers``."""
 
-    def __init__(self, trainers: Sequence[Trainer]) -> None:
-        self.trainers = list(trainers)
+    def __init__(self, trainers: Sequence[Trainer], streams: Sequence[torch.Generator]) -> None:
+        self.trainers, self.streams = list(trainers), list(streams)
         first = self.trainers[0]
         self.objective = first.objective
         self.active: list[int] = []
@@ -212,6 +213,8 @@ class Population:
         discriminators = [t.discriminator for t in members]
         self.generator = stack(generators)
         self.discriminator = stack(discriminators)
+        for network in (self.generator, self.discriminator):
+            network.streams = [self.streams[index] for index in self.active]
         self.g_optimizer = StackedOptimizer(
             self.generator, generators, [t.g_optimizer for t in members]
         )
@@ -264,7 +267,8 @@ class Population:
         (rows in the order of ``active``), as :meth:`Trainer.train_step` returns one's."""
         members = [self.trainers[index] for index in self.active]
         if len(members) == 1:
-            return members[0].train_step()[None]
+            with drawing_from(self.streams[self.active[0]]):
+                return members[0].train_step()[None]
         config = members[0].config
         for index in range(config.d_steps):
             regularize = torch.tensor(
@@ -332,8 +336,18 @@ class Population:
             labels = torch.stack([t.data.sample_labels(batch, t.noise_rng) for t in members])
         noise = torch.stack([t.sample_noise(batch) for t in members])
         with members[0].autocast():
-            fake_logits = self._discriminate(members, self.generator(noise, labels), labels)
-            loss = torch.stack([self.objective.generator(fake) for fake in fake_logits.unbind()])
+            fake = self.generator(noise, labels)
+            fake_logits = self._discriminate(members, fake, labels)
+            loss = torch.stack(
+                [self.objective.generator(logits) for logits in fake_logits.unbind()]
+            )
+            if members[0].condition_slots is not None:  # a table G honours its condition
+                loss = loss + torch.stack(
+                    [
+                        conditional_cross_entropy(rows, own, t.condition_slots)
+                        for t, rows, own in zip(members, fake, labels, strict=True)
+                    ]
+                )
         self.generator.zero_grad()
         loss.sum().backward(inputs=list(self.generator.leaves.values()))
         self.g_optimizer.step(self.generator.flat_gradient())
@@ -388,6 +402,7 @@ class Member:
     outputs: RunOutputs | None = None
     guard: DivergenceGuard | None = None
     resumed: bool = False
+    stream: torch.Generator | None = None  # its share of torch's global stream (own_stream)
 
 
 @dataclass
@@ -411,10 +426,11 @@ def check_population(config: Config, data: Any) -> None:
         )
     spans = getattr(data, "spans", None)
     model = resolve_model(config, data.shape, spans)
-    if model not in ("mlp", "dcgan"):
+    if model not in ("mlp", "dcgan", "tabular"):
         raise GankitError(
-            f"population training stacks MLPs and DCGANs; model={model} trains one run at a "
-            "time: choose model=mlp or model=dcgan, or drop population.seeds and population.sweep"
+            f"population training stacks MLPs, DCGANs and table networks; model={model} trains "
+            "one run at a time: choose model=mlp or model=dcgan, or drop population.seeds and "
+            "population.sweep"
         )
     if config.generator.spectral_norm or config.discriminator.spectral_norm:
         raise GankitError(
@@ -452,6 +468,32 @@ def train_population(
             trainer = build_trainer(member_config, data)
             members.append(_member(index, trainer, data, folder, config, resumed=False))
         return _train_members(config, directory, members)
+
+
+def own_stream(device: torch.device) -> torch.Generator:
+    """A generator in the state of torch's global one on ``device``: a member's own copy of the
+    stream its single run would go on drawing from."""
+    stream = torch.Generator(device)
+    cuda = device.type == "cuda"
+    stream.set_state(torch.cuda.get_rng_state(device) if cuda else torch.get_rng_state())
+    return stream
+
+
+@contextlib.contextmanager
+def drawing_from(stream: torch.Generator) -> Iterator[None]:
+    """torch's global stream set to a member's own, and the member's moved on by what was drawn
+    meanwhile: for what a member does as its single run does it (its steps alone, evaluations,
+    checkpoints), so that each member's draws are its single run's."""
+    cuda = stream.device.type == "cuda"
+    get = (lambda: torch.cuda.get_rng_state(stream.device)) if cuda else torch.get_rng_state
+    put = (lambda s: torch.cuda.set_rng_state(s, stream.device)) if cuda else torch.set_rng_state
+    saved = get()
+    put(stream.get_state())
+    try:
+        yield
+    finally:
+        stream.set_state(get())
+        put(saved)
 
 
 def resume_population(
@@ -495,8 +537,12 @@ def resume_population(
 def _member(
     index: int, trainer: Trainer, data: Any, folder: Path, config: Config, resumed: bool
 ) -> Member:
-    # The first member's progress bar stands for the population's.
-    outputs = RunOutputs(trainer, data, folder, progress=index == 0)
+    """A member from its trainer, just built (or restored) with torch's global stream where its
+    single run has it then."""
+    stream = own_stream(trainer.device)
+    with drawing_from(stream):
+        # The first member's progress bar stands for the population's.
+        outputs = RunOutputs(trainer, data, folder, progress=index == 0)
     guard = DivergenceGuard(trainer, outputs.checkpoints, outputs.reporters)
     settings = {key: values[index] for key, values in config.population.sweep.items()}
     return Member(
@@ -507,6 +553,7 @@ def _member(
         outputs=outputs,
         guard=guard,
         resumed=resumed,
+        stream=stream,
     )
 
 
@@ -548,7 +595,7 @@ def _train_members(config: Config, directory: Path, members: list[Member]) -> Po
 
 def _fit(directory: Path, members: list[Member], training: list[Member], started: float) -> None:
     trainers = [m.trainer for m in training]
-    population = Population(trainers)
+    population = Population(trainers, [m.stream for m in training])
     by_index = {index: member for index, member in enumerate(training)}
     steps = trainers[0].config.steps
 
@@ -556,10 +603,11 @@ def _fit(directory: Path, members: list[Member], training: list[Member], started
         return lambda: population.store(index)
 
     for member in training:
-        if member.trainer.step == 0:
-            member.guard.checkpoint()  # a good state to go back to before the first step
-        if member.trainer.finished:  # killed after its last checkpoint: only to write
-            _finish(member, started)
+        with drawing_from(member.stream):
+            if member.trainer.step == 0:
+                member.guard.checkpoint()  # a good state to go back to before the first step
+            if member.trainer.finished:  # killed after its last checkpoint: only to write
+                _finish(member, started)
     evaluators = {
         index: _after(store(index), member.outputs.evaluate) for index, member in by_index.items()
     }
@@ -576,21 +624,12 @@ def _fit(directory: Path, members: list[Member], training: list[Member], started
                 population.store(index)
         for row, index in enumerate(list(population.active)):
             member = by_index[index]
-            trainer = member.trainer
-            if not finite[row]:
-                try:  # back to its last checkpoint, alone, or stop
-                    member.guard.recover(_divergence(trainer, stats[row]))
-                except DivergenceError as final:
-                    member.status, member.message = "diverged", str(final)
-                    member.outputs.close()
-                    log.warning("member %s stopped: %s", member.directory.name, final)
-                    _write_state(directory, members)
-                continue
-            trainer.report_step(
-                stats[row], steps, member.outputs.reporters, evaluators[index], checkpoints[index]
-            )
-            if trainer.finished:
-                _finish(member, started)
+            with drawing_from(member.stream):
+                _report(member, stats[row], finite[row], evaluators[index], checkpoints[index])
+            if member.status != "training" or member.trainer.finished:
+                if member.status == "training":
+                    with drawing_from(member.stream):
+                        _finish(member, started)
                 _write_state(directory, members)
         going_on = [i for i in population.active if by_index[i].status == "training"]
         if not changed and len(going_on) < len(population.active):  # one stopped early
@@ -599,6 +638,29 @@ def _fit(directory: Path, members: list[Member], training: list[Member], started
             changed = True
         if changed:
             population.restack(going_on)
+
+
+def _report(
+    member: Member,
+    stats: Tensor,
+    finite: bool,
+    evaluate: Callable[[], Any],
+    checkpoint: Callable[[], None],
+) -> None:
+    """A member's step taken: logged, evaluated and checkpointed as its single run's, or, when
+    not finite, back to its last checkpoint, alone, or stopped."""
+    trainer = member.trainer
+    if finite:
+        trainer.report_step(
+            stats, trainer.config.steps, member.outputs.reporters, evaluate, checkpoint
+        )
+        return
+    try:
+        member.guard.recover(_divergence(trainer, stats))
+    except DivergenceError as final:
+        member.status, member.message = "diverged", str(final)
+        member.outputs.close()
+        log.warning("member %s stopped: %s", member.directory.name, final)
 
 
 def _stack(batches: list[tuple[Tensor, Tensor | None]]) -> tuple[Tensor, Tensor | None]:
