@@ -4,6 +4,7 @@ ResNet/SN nets, augmentation at the one place D is run, and the errors of bad co
 import json
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,19 +264,25 @@ def test_inception_features_give_a_clear_error(run_dir, tmp_path, capsys) -> Non
     assert "InceptionV3 features are not available" in err and err.count("\n") == 1
 
 
-def test_an_image_run_with_adaptive_augmentation_resumes_bit_identical(tmp_path) -> None:
-    """The augmentation's p, its ADA sums and its random stream are in the checkpoints."""
-    from safetensors.torch import load_file
-
-    settings = [*TINY_IMAGES, "checkpoint_every=10", "keep_checkpoints=5", "augment.p=0.5"]
+def train_and_resume_from_step_10(tmp_path, *settings: str) -> tuple[Path, Path]:
+    """A 30-step run, and a copy of it resumed from its step-10 checkpoint: (whole, resumed)."""
+    settings = (*TINY_IMAGES, *settings, "checkpoint_every=10", "keep_checkpoints=5")
     whole = tmp_path / "whole"
-    assert main(["train", "--out", str(whole), *settings, "augment.ada_kimg=0.5"]) == 0
+    assert main(["train", "--out", str(whole), *settings]) == 0
     cut = tmp_path / "cut"
     shutil.copytree(whole, cut)
     for name in ("step-00000020.safetensors", "step-00000030.safetensors"):
         (cut / "checkpoints" / name).unlink()
     (cut / "model.safetensors").unlink()
     assert main(["train", "--resume", str(cut)]) == 0
+    return whole, cut
+
+
+def test_an_image_run_with_adaptive_augmentation_resumes_bit_identical(tmp_path) -> None:
+    """The augmentation's p, its ADA sums and its random stream are in the checkpoints."""
+    from safetensors.torch import load_file
+
+    whole, cut = train_and_resume_from_step_10(tmp_path, "augment.p=0.5", "augment.ada_kimg=0.5")
     expected, actual = load_file(whole / "model.safetensors"), load_file(cut / "model.safetensors")
     assert all(torch.equal(expected[name], actual[name]) for name in expected)
     assert (cut / "metrics.jsonl").read_text() == (whole / "metrics.jsonl").read_text()
@@ -328,13 +335,5 @@ def test_channels_last_trains_the_same_game_and_resumes_bit_identical(tmp_path) 
     for _ in range(5):  # the losses and D's outputs, step by step
         torch.testing.assert_close(nhwc.train_step(), nchw.train_step(), rtol=1e-4, atol=1e-5)
 
-    settings = [*TINY_IMAGES, "channels_last=true", "checkpoint_every=10", "keep_checkpoints=5"]
-    whole = tmp_path / "whole"
-    assert main(["train", "--out", str(whole), *settings]) == 0
-    cut = tmp_path / "cut"
-    shutil.copytree(whole, cut)
-    for name in ("step-00000020.safetensors", "step-00000030.safetensors"):
-        (cut / "checkpoints" / name).unlink()
-    (cut / "model.safetensors").unlink()
-    assert main(["train", "--resume", str(cut)]) == 0
+    whole, cut = train_and_resume_from_step_10(tmp_path, "channels_last=true")
     assert (cut / "metrics.jsonl").read_text() == (whole / "metrics.jsonl").read_text()

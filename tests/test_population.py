@@ -187,21 +187,26 @@ TINY_DIGITS = {  # the digits defaults (conditional DCGAN, augmentation, R1), sm
 }
 
 
-@pytest.mark.parametrize("tiny", [TINY, TINY_DIGITS], ids=["mlp", "dcgan"])
-def test_a_killed_population_resumes_every_member(tiny, tmp_path, monkeypatch) -> None:
-    settings = {**tiny, "population.seeds": 2}
-    gankit.train(settings, out=tmp_path / "whole")
+def train_killed_at_step_25(settings: dict, out, monkeypatch) -> None:
+    """Train a population that is stopped after step 25, as if killed between checkpoints."""
     step = Population.train_step
 
     def killed(self: Population) -> torch.Tensor:
         if self.trainers[0].step == 25:
-            raise KeyboardInterrupt  # as if the process were killed between checkpoints
+            raise KeyboardInterrupt
         return step(self)
 
     monkeypatch.setattr(Population, "train_step", killed)
     with pytest.raises(KeyboardInterrupt):
-        gankit.train(settings, out=tmp_path / "killed")
+        gankit.train(settings, out=out)
     monkeypatch.setattr(Population, "train_step", step)
+
+
+@pytest.mark.parametrize("tiny", [TINY, TINY_DIGITS], ids=["mlp", "dcgan"])
+def test_a_killed_population_resumes_every_member(tiny, tmp_path, monkeypatch) -> None:
+    settings = {**tiny, "population.seeds": 2}
+    gankit.train(settings, out=tmp_path / "whole")
+    train_killed_at_step_25(settings, tmp_path / "killed", monkeypatch)
     state = json.loads((tmp_path / "killed" / "population.json").read_text())
     assert {m["status"] for m in state["members"]} == {"training"}
     resumed = gankit.resume(tmp_path / "killed")
@@ -214,17 +219,7 @@ def test_a_killed_population_resumes_every_member(tiny, tmp_path, monkeypatch) -
 
 
 def test_a_member_folder_resumes_as_a_single_run(tmp_path, monkeypatch) -> None:
-    step = Population.train_step
-
-    def killed(self: Population) -> torch.Tensor:
-        if self.trainers[0].step == 25:
-            raise KeyboardInterrupt
-        return step(self)
-
-    monkeypatch.setattr(Population, "train_step", killed)
-    with pytest.raises(KeyboardInterrupt):
-        gankit.train({**TINY, "population.seeds": 2}, out=tmp_path / "p")
-    monkeypatch.setattr(Population, "train_step", step)
+    train_killed_at_step_25({**TINY, "population.seeds": 2}, tmp_path / "p", monkeypatch)
     assert main(["train", "--resume", str(tmp_path / "p" / "seed-1")]) == 0
     summary = gankit.load(tmp_path / "p" / "seed-1").summary()
     assert (summary["step"], summary["resumed_from"]) == (40, 20)
@@ -248,17 +243,7 @@ def test_a_killed_table_population_resumes_to_its_single_runs(tmp_path, monkeypa
         records = [json.loads(line) for line in (folder / "metrics.jsonl").open()]
         return [r[key] for r in records for key in ("loss_d", "loss_g")]
 
-    step = Population.train_step
-
-    def killed(self: Population) -> torch.Tensor:
-        if self.trainers[0].step == 25:
-            raise KeyboardInterrupt
-        return step(self)
-
-    monkeypatch.setattr(Population, "train_step", killed)
-    with pytest.raises(KeyboardInterrupt):
-        gankit.train({**settings, "population.seeds": 2}, out=tmp_path / "p")
-    monkeypatch.setattr(Population, "train_step", step)
+    train_killed_at_step_25({**settings, "population.seeds": 2}, tmp_path / "p", monkeypatch)
     assert main(["train", "--resume", str(tmp_path / "p")]) == 0
     for seed in (0, 1):
         gankit.train({**settings, "seed": seed}, out=tmp_path / f"s{seed}")
