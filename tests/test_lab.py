@@ -390,10 +390,11 @@ def test_the_page_trains_live_and_answers_its_controls(lab_page) -> None:
     assert layer(driver, "heat-d") != heat, "D did not change on a D step"
 
     rate = driver.find_element(By.ID, "g-lr")
-    rate.clear()
+    rate.clear()  # WebDriver's clear fires a change of its own: the empty field is refused first
     rate.send_keys("-1", Keys.TAB)
     message = driver.find_element(By.ID, "message")
-    wait_for(driver, "document.getElementById('message').className === 'error'")
+    wait_for(driver, "document.getElementById('message').textContent.includes('got -1')")
+    assert message.get_attribute("class") == "error"
     assert message.text == "config key 'generator.lr' must be > 0; got -1.0"
     driver.find_element(By.ID, "step").click()  # the server goes on
     wait_for(driver, f"lab.frame.stats.step === {step + 1}")
