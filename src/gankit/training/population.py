@@ -626,10 +626,9 @@ def _fit(directory: Path, members: list[Member], training: list[Member], started
             member = by_index[index]
             with drawing_from(member.stream):
                 _report(member, stats[row], finite[row], evaluators[index], checkpoints[index])
-            if member.status != "training" or member.trainer.finished:
-                if member.status == "training":
-                    with drawing_from(member.stream):
-                        _finish(member, started)
+                if member.status == "training" and member.trainer.finished:
+                    _finish(member, started)
+            if member.status != "training":  # finished or diverged
                 _write_state(directory, members)
         going_on = [i for i in population.active if by_index[i].status == "training"]
         if not changed and len(going_on) < len(population.active):  # one stopped early
