@@ -225,6 +225,32 @@ def test_a_member_folder_resumes_as_a_single_run(tmp_path, monkeypatch) -> None:
     assert (summary["step"], summary["resumed_from"]) == (40, 20)
 
 
+def test_a_subset_sweep_trains_each_member_on_its_single_runs_images(tmp_path) -> None:
+    """``population.sweep.image.subset_seed``: member s draws the subset of the images that
+    its single run draws, and follows that run (a member given the population's subset would
+    see other images from step 1)."""
+    settings = {**TINY_DIGITS, "steps": 20, "eval_every": 20, "image.train_fraction": 0.1}
+    sweep = {"population.seeds": 2, "population.sweep.image.subset_seed": [3, 7]}
+    population = gankit.train({**settings, **sweep}, out=tmp_path / "p")
+    subsets = []
+    for seed, subset in ((0, 3), (1, 7)):
+        single = gankit.train(
+            {**settings, "seed": seed, "image.subset_seed": subset}, out=tmp_path / f"s{seed}"
+        )
+        member = population.runs[seed]
+        assert member.config.image.subset_seed == subset
+        assert torch.equal(member.data.images, single.data.images)
+        subsets.append(member.data.images)
+        ours, theirs = (
+            [json.loads(line) for line in (run.directory / "metrics.jsonl").open()]
+            for run in (member, single)
+        )
+        for a, b in zip(ours, theirs, strict=True):
+            assert a["loss_d"] == pytest.approx(b["loss_d"], rel=1e-4)
+            assert a["loss_g"] == pytest.approx(b["loss_g"], rel=1e-4)
+    assert not torch.equal(*subsets)
+
+
 def test_a_killed_table_population_resumes_to_its_single_runs(tmp_path, monkeypatch) -> None:
     """A table run draws its dropout and Gumbel noise from torch's global stream, and its
     checkpoints keep that stream's state; each member draws its own run's share of it and
@@ -307,6 +333,7 @@ def test_a_diverging_member_restores_alone(tmp_path, poison_member) -> None:
     [
         (["population.seeds=0"], "'population.seeds' must be >= 1"),
         (["population.sweep.generator.hidden=[[8],[16]]"], "changes the networks' shapes"),
+        (["population.sweep.image.train_fraction=[0.1,0.2]"], "changes the networks' shapes"),
         (
             ["population.seeds=2", "population.sweep.generator.lr=[1e-4,5e-4,1e-3]"],
             "lists 3 values but population.seeds is 2",

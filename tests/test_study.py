@@ -188,6 +188,37 @@ def test_cells_run_in_parallel_processes_give_the_numbers_of_serial_ones(
         assert parallel == serial
 
 
+def test_a_population_study_trains_each_cells_gan_as_the_cell_would(study_dir, tmp_path) -> None:
+    """``study.population``: a fraction's GANs train as one population, each in its cell's
+    gan/ folder and following the GAN the cell trains alone (up to rounding); a study stopped
+    after its population keeps the population's GANs."""
+    out = tmp_path / "together"
+    settings = ["study.fractions=[0.05]", "study.population=true", *TINY_STUDY[1:]]
+    assert main(["augment", "--out", str(out), *settings]) == 0
+    state = json.loads((out / "fraction-0.05" / "population" / "population.json").read_text())
+    assert [m["folder"] for m in state["members"]] == ["../seed-0/gan", "../seed-1/gan"]
+    assert [m["settings"] for m in state["members"]] == [{"image.subset_seed": s} for s in (0, 1)]
+    for seed in (0, 1):
+        together, alone = (folder / "fraction-0.05" / f"seed-{seed}" for folder in (out, study_dir))
+        losses = [
+            [json.loads(line)["loss_d"] for line in (cell / "gan" / "metrics.jsonl").open()]
+            for cell in (together, alone)
+        ]
+        assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+        cells = [json.loads((cell / "cell.json").read_text()) for cell in (together, alone)]
+        assert cells[0]["real_images"] == cells[1]["real_images"]
+        assert cells[0]["generators"]["gan"]["frechet"] == pytest.approx(
+            cells[1]["generators"]["gan"]["frechet"], rel=1e-2
+        )
+    model = out / "fraction-0.05" / "seed-1" / "gan" / "model.safetensors"
+    trained = model.stat().st_mtime_ns
+    (out / "fraction-0.05" / "seed-1" / "cell.json").unlink()
+    (out / "study.json").unlink()
+    assert main(["augment", "--resume", str(out)]) == 0
+    assert model.stat().st_mtime_ns == trained  # its GAN was done: not trained again
+    assert (out / "fraction-0.05" / "seed-1" / "cell.json").is_file()
+
+
 def test_the_study_settings_live_in_study_yaml_and_no_training_config(study_dir) -> None:
     assert not (study_dir / "config.yaml").exists()  # a study folder is no run folder
     saved = yaml.safe_load((study_dir / "study.yaml").read_text())

@@ -291,9 +291,12 @@ SWEEPABLE = (
     "r1",
     "lr_decay",
     "divergence_lr_factor",
+    "image.subset_seed",
 )
 """The settings a population's members may differ in: none changes a network's shape or the
-order of the steps, so the members still run in one stacked step."""
+order of the steps, so the members still run in one stacked step. ``image.subset_seed`` gives
+each member its own subset of the training images (``image.train_fraction`` or ``per_class``),
+as a study's cells need."""
 
 
 @dataclass
@@ -812,7 +815,7 @@ SHAPE_SETTINGS = (
 def _check_population(population: PopulationConfig, prefix: str) -> None:
     for key, values in population.sweep.items():
         shaping = next((s for s in SHAPE_SETTINGS if f"{key}.".startswith(f"{s}.")), None)
-        if shaping is not None:
+        if shaping is not None and key not in SWEEPABLE:
             raise ConfigError(
                 f"config key '{prefix}sweep.{key}' changes the networks' shapes, which all "
                 "members of a population share; train those settings as separate runs"

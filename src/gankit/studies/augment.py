@@ -35,11 +35,17 @@ from gankit.files import write_atomically
 from gankit.metrics.features import feature_space
 from gankit.output import run_folder
 from gankit.output.figures import plot_study_accuracy
-from gankit.studies.cells import cell_folder, run_cell
-from gankit.studies.config import RareStudyConfig, StudySettings, load_study_config
+from gankit.studies.cells import cell_folder, run_cell, train_gans_together
+from gankit.studies.config import (
+    RareStudyConfig,
+    StudyConfig,
+    StudySettings,
+    load_study_config,
+)
 from gankit.studies.rare_cells import rare_cell_folder, run_rare_cell
 from gankit.studies.rare_events import draw_figures, rare_study_data, rare_summary
 from gankit.studies.tables import accuracy_rows, format_tables, generator_rows, study_tables
+from gankit.training.population import check_population
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +116,8 @@ def _study_data(settings: StudySettings) -> tuple[StudySettings, ImageData | Tab
         raise GankitError(
             "gankit augment sets the training subset by study.fractions; drop image.per_class"
         )
+    if settings.study.population:
+        check_population(training, data)
     return settings, data
 
 
@@ -137,6 +145,10 @@ def _run_study(
         log.info(
             "%d of %d cells of %s are done; running the others", len(done), len(cells), directory
         )
+    if isinstance(study, StudyConfig) and study.population:
+        for fraction in sorted({fraction for fraction, _ in to_run}):
+            log.info("training the GANs of fraction %g as one population", fraction)
+            train_gans_together(settings, fraction, directory, progress)
     with tqdm(
         total=len(cells), initial=len(done), desc="augment", unit="cell", disable=not progress
     ) as bar:

@@ -28,16 +28,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gankit.config import Config
+from gankit.config import Config, PopulationConfig
 from gankit.data import ImageData, load_data
 from gankit.downstream import shifted_copies, train_and_score
+from gankit.errors import DivergenceError
 from gankit.metrics import evaluate_samples
 from gankit.metrics.sharpness import sharpness_scores
 from gankit.output import run_folder
 from gankit.output.figures import plot_vae_loss
 from gankit.output.image_grids import save_grid, save_nearest_pairs
+from gankit.run import Run
 from gankit.studies.config import StudySettings
 from gankit.threads import torch_threads
+from gankit.training import population
 from gankit.training.run_training import train
 from gankit.vae import VAE, save_vae, train_vae
 
@@ -69,6 +72,11 @@ GENERATOR_METRICS = (
 high-frequency share). A study written before ``high_frequency`` existed lacks it: its tables
 leave that column empty."""
 
+GAN = "gan"
+"""A cell's GAN's run folder, in the cell's folder."""
+POPULATION = "population"
+"""With ``study.population``: the folder of a fraction's population, beside its cells'."""
+
 CELL_SETTINGS = ("seed", "eval_every", "progress", "image.train_fraction", "image.subset_seed")
 """The training settings each cell sets for its GAN, whatever the study's config says."""
 
@@ -81,8 +89,9 @@ def cell_folder(directory: Path, fraction: float, seed: int) -> Path:
 def run_cell(
     settings: StudySettings, fraction: float, seed: int, directory: Path
 ) -> dict[str, Any]:
-    """One fraction and seed: train the generators, then every classifier on every regime; the
-    cell's numbers, as its ``cell.json`` holds them."""
+    """One fraction and seed: train the generators (the GAN only without ``study.population``,
+    which trains it beforehand: :func:`train_gans_together`), then every classifier on every
+    regime; the cell's numbers, as its ``cell.json`` holds them."""
     study, config = settings.study, _cell_config(settings.training, fraction, seed)
     folder = cell_folder(directory, fraction, seed)
     started = time.perf_counter()
@@ -92,7 +101,10 @@ def run_cell(
         real = (data.images, data.labels)
         count = study.ratio * len(data.images)
         count = data.num_classes * math.ceil(count / data.num_classes)  # balanced classes
-        run = train(config, out=folder / "gan", overwrite=True)
+        if study.population:
+            run = Run.load(folder / GAN)
+        else:
+            run = train(config, out=folder / GAN, overwrite=True)
         sources: dict[str, tuple[Tensor, Tensor]] = {"gan": _labelled(run.generate(count, seed))}
         gan_images = run.generate(config.eval_samples, seed)[0]
         generators = {"gan": _generator_metrics({**run.summary(), **sharpness_scores(gan_images)})}
@@ -136,6 +148,40 @@ def run_cell(
     }
     run_folder.write_json(folder / run_folder.CELL, cell)  # last: the cell is done
     return cell
+
+
+def train_gans_together(
+    settings: StudySettings, fraction: float, directory: Path, progress: bool = False
+) -> None:
+    """The GANs of every seed of ``fraction`` as one population
+    (:mod:`gankit.training.population`): member s is the GAN that cell (fraction, s) would
+    train alone, with its seed and its subset of the images, in that cell's ``gan/`` folder.
+    The population's own files are in ``fraction-F/population/``; a population that stopped
+    goes on from its members' checkpoints."""
+    folder = cell_folder(directory, fraction, 0).parent / POPULATION
+    if (folder / population.STATE).is_file():
+        trained = population.resume_population(folder)
+    else:
+        seeds = list(range(settings.study.seeds))
+        config = _cell_config(settings.training, fraction, 0)
+        config.progress = progress  # the first member's bar stands for the population's
+        config.population = PopulationConfig(seeds=len(seeds), sweep={"image.subset_seed": seeds})
+        config.sources.update(
+            dict.fromkeys(("progress", "population.seeds", "population.sweep"), "the study")
+        )
+        folders = [cell_folder(directory, fraction, seed) / GAN for seed in seeds]
+        trained = population.train_population(
+            config, load_data(config), folder, overwrite=True, folders=folders
+        )
+    if len(trained.runs) < settings.study.seeds:
+        state = run_folder.read_json(folder / population.STATE)
+        stopped = next(m for m in state["members"] if m["status"] == "diverged")
+        raise DivergenceError(
+            f"the GAN of seed {stopped['seed']} at fraction {fraction:g} diverged: "
+            f"{stopped['message']}",
+            "population",
+            settings.training.steps,
+        )
 
 
 def _cell_config(training: Config, fraction: float, seed: int) -> Config:

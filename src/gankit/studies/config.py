@@ -55,6 +55,7 @@ class StudyConfig:
     )
     vae: bool = True
     jobs: int = setting(1, ge=1)
+    population: bool = False  # each fraction's GANs, one per seed, trained as one population
 
 
 RareRegime = Literal[

@@ -451,9 +451,16 @@ def check_population(config: Config, data: Any) -> None:
 
 
 def train_population(
-    config: Config, data: VectorData | ImageData, out: str | Path, overwrite: bool = False
+    config: Config,
+    data: VectorData | ImageData,
+    out: str | Path,
+    overwrite: bool = False,
+    folders: Sequence[str | Path] | None = None,
 ) -> PopulationRun:
-    """Train every member of ``config.population`` and write the population's folder."""
+    """Train every member of ``config.population`` and write the population's folder.
+
+    Member s's run folder is ``out/seed-<its seed>``, or ``folders[s]`` when given (a study
+    keeps each GAN in its cell's folder)."""
     check_population(config, data)
     configs = member_configs(config)
     with contextlib.ExitStack() as stack:
@@ -462,12 +469,20 @@ def train_population(
         write_atomically(directory / run_folder.CONFIG, config.to_yaml())
         members = []
         for index, member_config in enumerate(configs):
-            folder = run_folder.prepare(directory / f"seed-{member_config.seed}")
+            own = directory / f"seed-{member_config.seed}" if folders is None else folders[index]
+            folder = run_folder.prepare(own, overwrite)
             stack.enter_context(run_folder.locked(folder, "training it in a population"))
             write_atomically(folder / run_folder.CONFIG, member_config.to_yaml())
-            trainer = build_trainer(member_config, data)
-            members.append(_member(index, trainer, data, folder, config, resumed=False))
+            member_data = _member_data(config, member_config, data)
+            trainer = build_trainer(member_config, member_data)
+            members.append(_member(index, trainer, member_data, folder, config, resumed=False))
         return _train_members(config, directory, members)
+
+
+def _member_data(config: Config, member: Config, data: Any) -> Any:
+    """The data a member trains on: the population's, or, when the population sweeps
+    ``image.subset_seed``, the member's own subset of the training images."""
+    return data if member.image == config.image else load_data(member)
 
 
 def own_stream(device: torch.device) -> torch.Generator:
@@ -521,15 +536,16 @@ def resume_population(
             if device is not None:
                 member_config = copy.deepcopy(member_config)
                 member_config.device = device
-            saved, now = checkpoint.state.get("data"), data.fingerprint()
+            member_data = _member_data(config, member_config, data)
+            saved, now = checkpoint.state.get("data"), member_data.fingerprint()
             if saved is not None and saved != now and not allow_changed_data:
                 raise GankitError(
                     f"the data of {str(folder)!r} changed since its checkpoint (then {saved}, "
                     f"now {now}); restore the data, or pass --allow-changed-data to go on with it"
                 )
-            trainer = build_trainer(member_config, data)
+            trainer = build_trainer(member_config, member_data)
             checkpoint.restore(trainer)
-            members.append(_member(index, trainer, data, folder, config, resumed=True))
+            members.append(_member(index, trainer, member_data, folder, config, resumed=True))
         log.info("resuming the population %s", directory)
         return _train_members(config, directory, members)
 
@@ -700,7 +716,7 @@ def _write_state(directory: Path, members: list[Member]) -> None:
         {
             "members": [
                 {
-                    "folder": member.directory.name,
+                    "folder": os.path.relpath(member.directory, directory),
                     "seed": member.seed,
                     "settings": member.settings,
                     "status": member.status,
