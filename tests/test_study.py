@@ -107,12 +107,14 @@ def test_the_intervals_are_those_of_the_cells_numbers(study_dir) -> None:
         (["study.fractions=[0.1,0.1]"], "repeats a fraction"),
         (["image.per_class=3"], "drop image.per_class"),
         (["study.classifer=[cnn]"], "did you mean 'study.classifiers'"),
+        (["study.population=true", "model=resnet"], "stacks MLPs, DCGANs and table networks"),
     ],
 )
 def test_bad_study_settings_are_one_line_errors(tmp_path, capsys, arguments, message) -> None:
     assert main(["augment", "--out", str(tmp_path / "study"), *arguments]) == 2
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "study").exists()
 
 
 def test_an_existing_study_folder_is_kept(study_dir, capsys) -> None:
