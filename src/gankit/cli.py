@@ -221,13 +221,22 @@ def _add_refine_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--step-size",
-        type=float,
+        type=_step_size,
         default=defaults.step_size,
-        help=f"langevin: eta (default {defaults.step_size:g})",
+        help="langevin: eta, or auto: tuned in the first half of the steps (default auto)",
     )
     group.add_argument(
         "--metropolis", action="store_true", help="langevin: a Metropolis test each step"
     )
+
+
+def _step_size(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
 
 
 def _refine_settings(args: argparse.Namespace) -> RefineSettings:

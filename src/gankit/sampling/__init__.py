@@ -51,8 +51,9 @@ class RefineSettings:
     """mh: how D's outputs are calibrated on held-out real and fresh fake samples first."""
     steps: int = 50
     """langevin: Langevin steps on the noise."""
-    step_size: float = 0.01
-    """langevin: eta in z <- z - eta/2 grad E(z) + sqrt(eta) N(0, I)."""
+    step_size: float | Literal["auto"] = "auto"
+    """langevin: eta in z <- z - eta/2 grad E(z) + sqrt(eta) N(0, I); "auto" tunes it in the
+    first half of the steps (:func:`~gankit.sampling.langevin.latent_langevin`)."""
     metropolis: bool = False
     """langevin: accept each step by a Metropolis test (MALA) rather than always."""
 
@@ -68,8 +69,10 @@ class RefineSettings:
             raise GankitError(f"the MH chain length must be at least 1; got {self.chain}")
         if self.steps < 1:
             raise GankitError(f"the Langevin steps must be at least 1; got {self.steps}")
-        if not self.step_size > 0:
-            raise GankitError(f"the Langevin step size must be positive; got {self.step_size}")
+        if self.step_size != "auto" and not self.step_size > 0:
+            raise GankitError(
+                f"the Langevin step size must be positive, or auto; got {self.step_size}"
+            )
         if self.calibration not in ("isotonic", "logistic"):
             raise GankitError(
                 f"the calibration must be isotonic or logistic; got {self.calibration!r}"
