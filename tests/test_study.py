@@ -2,6 +2,7 @@
 settings apart from the training config, and its errors."""
 
 import contextlib
+import itertools
 import json
 import shutil
 import signal
@@ -191,17 +192,18 @@ def test_cells_run_in_parallel_processes_give_the_numbers_of_serial_ones(
 
 
 def test_a_population_study_trains_each_cells_gan_as_the_cell_would(study_dir, tmp_path) -> None:
-    """``study.population``: a fraction's GANs train as one population, each in its cell's
-    gan/ folder and following the GAN the cell trains alone (up to rounding); a study stopped
-    after its population keeps the population's GANs."""
+    """``study.population``: each fraction's GANs train as one population (the two fractions'
+    in two processes), each GAN in its cell's gan/ folder and following the GAN the cell
+    trains alone (up to rounding); a study stopped after its populations keeps their GANs."""
     out = tmp_path / "together"
-    settings = ["study.fractions=[0.05]", "study.population=true", *TINY_STUDY[1:]]
+    settings = ["study.population=true", "study.jobs=2", *TINY_STUDY]
     assert main(["augment", "--out", str(out), *settings]) == 0
     state = json.loads((out / "fraction-0.05" / "population" / "population.json").read_text())
     assert [m["folder"] for m in state["members"]] == ["../seed-0/gan", "../seed-1/gan"]
     assert [m["settings"] for m in state["members"]] == [{"image.subset_seed": s} for s in (0, 1)]
-    for seed in (0, 1):
-        together, alone = (folder / "fraction-0.05" / f"seed-{seed}" for folder in (out, study_dir))
+    for fraction, seed in itertools.product(("0.05", "0.1"), (0, 1)):
+        cell = f"fraction-{fraction}/seed-{seed}"
+        together, alone = out / cell, study_dir / cell
         losses = [
             [json.loads(line)["loss_d"] for line in (cell / "gan" / "metrics.jsonl").open()]
             for cell in (together, alone)

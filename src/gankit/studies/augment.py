@@ -9,7 +9,10 @@ the cells up over seeds (:mod:`gankit.studies.tables`). For a table, or images w
 up by :mod:`gankit.studies.rare_events`. Its folder holds ``study.yaml`` (its settings, see
 :mod:`gankit.studies.config`), ``study.json`` (the tables, the pictures to show and every cell's
 raw numbers), ``table.md``, ``accuracy.png`` and one folder per cell; a cell is done once its
-``cell.json`` is written, and :func:`resume_study` runs the others.
+``cell.json`` is written, and :func:`resume_study` runs the others. With ``study.population``
+each fraction's GANs, one a seed, first train together as one population
+(:func:`~gankit.studies.cells.train_gans_together`, ``study.jobs`` fractions at a time), and
+the cells then use them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -56,7 +59,7 @@ CELL_PICTURES = {
 }
 """The pictures of each generator of a cell that ``study.json`` shows (those of seed 0)."""
 
-Cell = tuple[float, int]  # (fraction or prevalence, seed)
+Item = tuple[Any, ...]  # run in a process: a cell (fraction or prevalence, seed), or (fraction,)
 
 
 def augment_study(
@@ -146,13 +149,16 @@ def _run_study(
             "%d of %d cells of %s are done; running the others", len(done), len(cells), directory
         )
     if isinstance(study, StudyConfig) and study.population:
-        for fraction in sorted({fraction for fraction, _ in to_run}):
-            log.info("training the GANs of fraction %g as one population", fraction)
-            train_gans_together(settings, fraction, directory, progress)
+        # each fraction's GANs as one population, study.jobs populations at a time
+        fractions = sorted({(fraction,) for fraction, _ in to_run})
+        together = functools.partial(train_gans_together, progress=progress and study.jobs == 1)
+        with tqdm(fractions, desc="GAN populations", unit="fraction", disable=not progress) as bar:
+            for _ in _run_all(together, settings, fractions, directory):
+                bar.update()
     with tqdm(
         total=len(cells), initial=len(done), desc="augment", unit="cell", disable=not progress
     ) as bar:
-        for cell, result in _run_cells(run, settings, to_run, directory):
+        for cell, result in _run_all(run, settings, to_run, directory):
             done[cell] = result
             bar.update()
     results = [done[cell] for cell in cells]
@@ -170,20 +176,21 @@ def _run_study(
     return summary
 
 
-def _run_cells(
-    run: Callable[..., dict[str, Any]], settings: StudySettings, cells: list[Cell], directory: Path
-) -> Iterator[tuple[Cell, dict[str, Any]]]:
-    """Run ``cells``, in ``study.jobs`` processes; yields each (cell, result) as it finishes."""
-    jobs = min(settings.study.jobs, len(cells))
+def _run_all(
+    run: Callable[..., Any], settings: StudySettings, items: Sequence[Item], directory: Path
+) -> Iterator[tuple[Item, Any]]:
+    """``run(settings, *item, directory)`` for each item (a cell, or a fraction whose GANs train
+    together), in ``study.jobs`` processes; yields each (item, result) as it finishes."""
+    jobs = min(settings.study.jobs, len(items))
     if jobs <= 1:
-        for cell in cells:
-            yield cell, run(settings, *cell, directory)
+        for item in items:
+            yield item, run(settings, *item, directory)
         return
     context = multiprocessing.get_context("spawn")  # no torch state shared with a fork
     with ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
     ) as pool:
-        futures = {pool.submit(run, settings, *cell, directory): cell for cell in cells}
+        futures = {pool.submit(run, settings, *item, directory): item for item in items}
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
