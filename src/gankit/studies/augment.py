@@ -39,12 +39,7 @@ from gankit.metrics.features import feature_space
 from gankit.output import run_folder
 from gankit.output.figures import plot_study_accuracy
 from gankit.studies.cells import cell_folder, run_cell, train_gans_together
-from gankit.studies.config import (
-    RareStudyConfig,
-    StudyConfig,
-    StudySettings,
-    load_study_config,
-)
+from gankit.studies.config import RareStudyConfig, StudyConfig, StudySettings, load_study_config
 from gankit.studies.rare_cells import rare_cell_folder, run_rare_cell
 from gankit.studies.rare_events import draw_figures, rare_study_data, rare_summary
 from gankit.studies.tables import accuracy_rows, format_tables, generator_rows, study_tables
