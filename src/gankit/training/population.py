@@ -157,36 +157,51 @@ class StackedOptimizer:
     @torch.no_grad()
     def step(self, gradient: Tensor) -> None:
         """One step of every member on its row of ``gradient``, with its own optimizer's
-        current settings: the kernel its own optimizer runs, on its row."""
+        current settings: the kernel its own optimizer runs, on its row. Members whose
+        settings agree step in one call (one launch on CUDA)."""
         flat = self.stack.flat.detach()
-        for row, optimizer in enumerate(self.optimizers):
-            group = optimizer.param_groups[0]
-            self.steps[row] += 1  # t, counted before the update as torch's Adam counts it
+        self.steps += 1  # t, counted before the update as torch's Adam counts it
+        for settings, rows in self._groups().items():
             if self.adam:
+                lr, beta1, beta2, eps = settings
                 # m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
                 # theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
                 torch._fused_adam_(
-                    [flat[row]],
-                    [gradient[row]],
-                    [self.first[row]],
-                    [self.second[row]],
+                    [flat[row] for row in rows],
+                    [gradient[row] for row in rows],
+                    [self.first[row] for row in rows],
+                    [self.second[row] for row in rows],
                     [],
-                    [self.steps[row]],
+                    [self.steps[row] for row in rows],
                     amsgrad=False,
-                    lr=group["lr"],
-                    beta1=group["betas"][0],
-                    beta2=group["betas"][1],
+                    lr=lr,
+                    beta1=beta1,
+                    beta2=beta2,
                     weight_decay=0.0,
-                    eps=group["eps"],
+                    eps=eps,
                     maximize=False,
                 )
             else:  # buf = momentum buf + g (g at the first step); theta -= lr buf
-                momentum = group["momentum"]
-                if momentum:
-                    self.first[row].mul_(momentum).add_(gradient[row])
-                    flat[row].add_(self.first[row], alpha=-group["lr"])
-                else:
-                    flat[row].add_(gradient[row], alpha=-group["lr"])
+                lr, momentum = settings
+                for row in rows:
+                    if momentum:
+                        self.first[row].mul_(momentum).add_(gradient[row])
+                        flat[row].add_(self.first[row], alpha=-lr)
+                    else:
+                        flat[row].add_(gradient[row], alpha=-lr)
+
+    def _groups(self) -> dict[tuple[float, ...], list[int]]:
+        """The rows of each distinct setting of the members' optimizers, read now: a schedule
+        or the divergence guard may have changed a member's learning rate."""
+        groups: dict[tuple[float, ...], list[int]] = {}
+        for row, optimizer in enumerate(self.optimizers):
+            group = optimizer.param_groups[0]
+            if self.adam:
+                settings = (group["lr"], *group["betas"], group["eps"])
+            else:
+                settings = (group["lr"], group["momentum"])
+            groups.setdefault(settings, []).append(row)
+        return groups
 
 
 class Population:
@@ -196,7 +211,10 @@ class Population:
     def __init__(self, trainers: Sequence[Trainer], streams: Sequence[torch.Generator]) -> None:
         self.trainers, self.streams = list(trainers), list(streams)
         first = self.trainers[0]
-        self.objective = first.objective
+        # Each member's L_D and L_G, computed as its single run computes them, on its row.
+        self.discriminator_loss = torch.func.vmap(first.objective.discriminator)
+        self.generator_loss = torch.func.vmap(first.objective.generator)
+        self.cross_entropy = torch.func.vmap(conditional_cross_entropy)
         self.active: list[int] = []
         self.restack([index for index, t in enumerate(self.trainers) if not t.finished])
 
@@ -236,6 +254,8 @@ class Population:
                 )
         config = members[0].config
         self.r1_weight = torch.tensor([t.config.r1 * config.r1_every for t in members]).to(device)
+        if members[0].condition_slots is not None:
+            self.condition_slots = torch.stack([t.condition_slots for t in members])
 
     @torch.no_grad()
     def store(self, index: int) -> None:
@@ -309,13 +329,7 @@ class Population:
             for trainer, logits in zip(members, real_logits, strict=True):
                 if trainer.augment is not None and trainer.augment.adaptive:
                     trainer.augment.observe(logits.detach().sign().mean())
-            # L_D of each member, computed as its single run computes it
-            loss = torch.stack(
-                [
-                    self.objective.discriminator(real, fake)
-                    for real, fake in zip(real_logits.unbind(), fake_logits.unbind(), strict=True)
-                ]
-            )
+            loss = self.discriminator_loss(real_logits, fake_logits)  # L_D of each member
             total = loss
             if penalised:
                 # R1 = 1/2 E_x[||grad_x l(x)||^2] of each member (objectives.r1_penalty): the
@@ -338,16 +352,9 @@ class Population:
         with members[0].autocast():
             fake = self.generator(noise, labels)
             fake_logits = self._discriminate(members, fake, labels)
-            loss = torch.stack(
-                [self.objective.generator(logits) for logits in fake_logits.unbind()]
-            )
+            loss = self.generator_loss(fake_logits)  # L_G of each member
             if members[0].condition_slots is not None:  # a table G honours its condition
-                loss = loss + torch.stack(
-                    [
-                        conditional_cross_entropy(rows, own, t.condition_slots)
-                        for t, rows, own in zip(members, fake, labels, strict=True)
-                    ]
-                )
+                loss = loss + self.cross_entropy(fake, labels, self.condition_slots)
         self.generator.zero_grad()
         loss.sum().backward(inputs=list(self.generator.leaves.values()))
         self.g_optimizer.step(self.generator.flat_gradient())
