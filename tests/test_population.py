@@ -202,9 +202,13 @@ def train_killed_at_step_25(settings: dict, out, monkeypatch) -> None:
     monkeypatch.setattr(Population, "train_step", step)
 
 
-@pytest.mark.parametrize("tiny", [TINY, TINY_DIGITS], ids=["mlp", "dcgan"])
-def test_a_killed_population_resumes_every_member(tiny, tmp_path, monkeypatch) -> None:
-    settings = {**tiny, "population.seeds": 2}
+@pytest.mark.parametrize(
+    ("tiny", "draws"),
+    [(TINY, "own"), (TINY_DIGITS, "own"), (TINY, "shared"), (TINY_DIGITS, "shared")],
+    ids=["mlp", "dcgan", "mlp-shared-draws", "dcgan-shared-draws"],
+)
+def test_a_killed_population_resumes_every_member(tiny, draws, tmp_path, monkeypatch) -> None:
+    settings = {**tiny, "population.seeds": 2, "population.draws": draws}
     gankit.train(settings, out=tmp_path / "whole")
     train_killed_at_step_25(settings, tmp_path / "killed", monkeypatch)
     state = json.loads((tmp_path / "killed" / "population.json").read_text())
@@ -216,6 +220,43 @@ def test_a_killed_population_resumes_every_member(tiny, tmp_path, monkeypatch) -
         again = load_file(tmp_path / "killed" / f"seed-{seed}" / "model.safetensors")
         for name, tensor in whole.items():
             assert torch.equal(tensor, again[name]), (seed, name)
+
+
+@pytest.mark.parametrize("data", ["ring8", "digits"])
+def test_shared_draws_give_each_member_its_own_rows_of_one_draw(data) -> None:
+    """population.draws=shared: one draw of data and noise for all members at a step, split
+    into a row each; the members' own streams are left alone, and the draws depend on the
+    population's seed and step only (which is what a resumed population relies on)."""
+    settings = {**(TINY_DIGITS if data == "digits" else TINY), "population.seeds": 3}
+    configs = member_configs(load_config(base=settings))
+    data = load_data(configs[0])
+
+    def population(draws: str) -> Population:
+        trainers = [build_trainer(member, data) for member in configs]
+        return Population(trainers, [own_stream(t.device) for t in trainers], draws)
+
+    shared, again = population("shared"), population("shared")
+    members = shared.trainers
+    own_state = [t.noise_rng.get_state() for t in members] + [
+        t.data_rng.get_state() for t in members
+    ]
+    batches = []
+    for each in (shared, again):
+        each._reseed(7)
+        batches.append((*each._real_batches(members), each._noise(members)))
+    (real, labels, noise), (real_again, labels_again, noise_again) = batches
+    assert real.shape[0] == noise.shape[0] == 3
+    assert torch.equal(real, real_again) and torch.equal(noise, noise_again)
+    if labels is not None:
+        assert labels.shape == (3, TINY["batch_size"]) and torch.equal(labels, labels_again)
+    for a, b in itertools.combinations(range(3), 2):
+        assert not torch.equal(real[a], real[b]) and not torch.equal(noise[a], noise[b])
+    shared._reseed(8)
+    assert not torch.equal(shared._noise(members), noise)
+    now = [t.noise_rng.get_state() for t in members] + [t.data_rng.get_state() for t in members]
+    assert all(torch.equal(a, b) for a, b in zip(own_state, now, strict=True))
+    for _ in range(3):
+        assert all(shared.finite(shared.train_step()))
 
 
 def test_a_member_folder_resumes_as_a_single_run(tmp_path, monkeypatch) -> None:

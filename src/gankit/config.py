@@ -307,10 +307,16 @@ class PopulationConfig:
     ``seeds`` members, seeded ``seed``, ``seed + 1``, ...; ``sweep`` gives each member its own
     value of a setting in :data:`SWEEPABLE`, one list entry per member, e.g.
     ``population.sweep.generator.lr=[1e-4,5e-4,1e-3]`` (``seeds`` defaults to the lists' length).
+
+    ``draws``: ``own`` gives each member its single run's draws of data and noise, from its own
+    streams, one member after another; ``shared`` draws every member's at once from the
+    population's stream (independent members, though not their single runs' batches: on a GPU,
+    one launch instead of one a member); ``auto`` is ``shared`` on CUDA and ``own`` on the CPU.
     """
 
     seeds: int = setting(1, ge=1)
     sweep: dict[str, list[Any]] = field(default_factory=dict)
+    draws: Literal["auto", "own", "shared"] = "auto"
 
 
 @dataclass

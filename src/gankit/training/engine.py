@@ -163,11 +163,15 @@ class Trainer:
         """Forward passes at ``config.precision`` (bf16 autocast on CUDA, or plain fp32)."""
         return autocast(self.device, self.config.precision)
 
-    def real_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
-        """n real training samples, and their labels when the GAN is conditional."""
+    def real_batch(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """n real training samples, and their labels when the GAN is conditional, from the
+        trainer's data stream (or from ``generator``)."""
+        generator = generator or self.data_rng
         if self.num_classes:
-            return self.data.sample_labelled(n, self.data_rng)
-        return self.data.sample(n, self.data_rng), None
+            return self.data.sample_labelled(n, generator)
+        return self.data.sample(n, generator), None
 
     def generate(
         self, z: Tensor, labels: Tensor | None, generator: nn.Module | None = None

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -117,6 +118,7 @@ class StackedOptimizer:
         self.second = torch.zeros_like(flat)  # Adam's v
         # Adam's step count t of each member, as its fused Adam keeps it
         self.steps = torch.zeros(len(flat), dtype=torch.float32, device=flat.device)
+        self.counts = [0] * len(flat)  # the same t on the host: grouping reads no device value
         for row, optimizer in enumerate(optimizers):
             self._load(row, optimizer)
 
@@ -135,7 +137,7 @@ class StackedOptimizer:
             if self.adam and "exp_avg" in state:
                 first.copy_(state["exp_avg"])
                 second.copy_(state["exp_avg_sq"])
-                self.steps[row] = float(state["step"])
+                self.steps[row] = self.counts[row] = int(state["step"])
             elif not self.adam and state.get("momentum_buffer") is not None:
                 first.copy_(state["momentum_buffer"])
 
@@ -143,7 +145,7 @@ class StackedOptimizer:
     def store(self, row: int) -> None:
         """Put row ``row``'s moments into its member's own optimizer, as it would hold them."""
         optimizer = self.optimizers[row]
-        step = float(self.steps[row])
+        step = float(self.counts[row])
         for parameter, first, second in self._member_parameters(row):
             if self.adam and step > 0:
                 optimizer.state[parameter] = {
@@ -157,47 +159,44 @@ class StackedOptimizer:
     @torch.no_grad()
     def step(self, gradient: Tensor) -> None:
         """One step of every member on its row of ``gradient``, with its own optimizer's
-        current settings: the kernel its own optimizer runs, on its row. Members whose
-        settings agree step in one call (one launch on CUDA)."""
+        current settings: the elementwise kernel its own optimizer runs. Members whose settings
+        and step counts agree step in one call, on their rows together."""
         flat = self.stack.flat.detach()
         self.steps += 1  # t, counted before the update as torch's Adam counts it
+        self.counts = [count + 1 for count in self.counts]
         for settings, rows in self._groups().items():
+            every = len(rows) == len(self.optimizers)  # the whole stack: no row views
+            theta, grad, first, second, steps = (
+                [tensor] if every else [tensor[row] for row in rows]
+                for tensor in (flat, gradient, self.first, self.second, self.steps)
+            )
             if self.adam:
-                lr, beta1, beta2, eps = settings
+                lr, beta1, beta2, eps, _ = settings
                 # m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
                 # theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+                steps = [self.steps[rows[0]]] if every else steps  # one t for the whole stack
                 torch._fused_adam_(
-                    [flat[row] for row in rows],
-                    [gradient[row] for row in rows],
-                    [self.first[row] for row in rows],
-                    [self.second[row] for row in rows],
-                    [],
-                    [self.steps[row] for row in rows],
-                    amsgrad=False,
-                    lr=lr,
-                    beta1=beta1,
-                    beta2=beta2,
-                    weight_decay=0.0,
-                    eps=eps,
+                    theta, grad, first, second, [], steps,
+                    amsgrad=False, lr=lr, beta1=beta1, beta2=beta2, weight_decay=0.0, eps=eps,
                     maximize=False,
-                )
+                )  # fmt: skip
             else:  # buf = momentum buf + g (g at the first step); theta -= lr buf
                 lr, momentum = settings
-                for row in rows:
-                    if momentum:
-                        self.first[row].mul_(momentum).add_(gradient[row])
-                        flat[row].add_(self.first[row], alpha=-lr)
-                    else:
-                        flat[row].add_(gradient[row], alpha=-lr)
+                step = first if momentum else grad
+                if momentum:
+                    torch._foreach_mul_(first, momentum)
+                    torch._foreach_add_(first, grad)
+                torch._foreach_add_(theta, step, alpha=-lr)
 
     def _groups(self) -> dict[tuple[float, ...], list[int]]:
-        """The rows of each distinct setting of the members' optimizers, read now: a schedule
-        or the divergence guard may have changed a member's learning rate."""
+        """The rows of each distinct setting (and, for Adam, step count) of the members'
+        optimizers, read now: a schedule or the divergence guard may have changed a member's
+        learning rate, and a member restored by the guard counts from its checkpoint."""
         groups: dict[tuple[float, ...], list[int]] = {}
         for row, optimizer in enumerate(self.optimizers):
             group = optimizer.param_groups[0]
             if self.adam:
-                settings = (group["lr"], *group["betas"], group["eps"])
+                settings = (group["lr"], *group["betas"], group["eps"], self.counts[row])
             else:
                 settings = (group["lr"], group["momentum"])
             groups.setdefault(settings, []).append(row)
@@ -208,9 +207,17 @@ class Population:
     """Trainers of one architecture stepped together; ``active`` lists the members in the
     stack, by index into ``trainers``."""
 
-    def __init__(self, trainers: Sequence[Trainer], streams: Sequence[torch.Generator]) -> None:
+    def __init__(
+        self,
+        trainers: Sequence[Trainer],
+        streams: Sequence[torch.Generator],
+        draws: str = "auto",
+    ) -> None:
         self.trainers, self.streams = list(trainers), list(streams)
         first = self.trainers[0]
+        # population.draws: one draw for all members (shared) or one each, as alone (own)
+        self.shares_draws = draws == "shared" or (draws == "auto" and first.device.type == "cuda")
+        self.draws = torch.Generator(first.device)
         # Each member's L_D and L_G, computed as its single run computes them, on its row.
         self.discriminator_loss = torch.func.vmap(first.objective.discriminator)
         self.generator_loss = torch.func.vmap(first.objective.generator)
@@ -290,6 +297,8 @@ class Population:
             with drawing_from(self.streams[self.active[0]]):
                 return members[0].train_step()[None]
         config = members[0].config
+        if self.shares_draws:
+            self._reseed(members[0].step)
         for index in range(config.d_steps):
             regularize = torch.tensor(
                 [
@@ -316,9 +325,8 @@ class Population:
     def _discriminator_step(
         self, members: list[Trainer], regularize: Tensor
     ) -> tuple[Tensor, Tensor, Tensor]:
-        batch = members[0].config.batch_size
-        real, labels = _stack([t.real_batch(batch) for t in members])
-        noise = torch.stack([t.sample_noise(batch) for t in members])
+        real, labels = self._real_batches(members)
+        noise = self._noise(members)
         penalised = bool(regularize.any())
         real.requires_grad_(penalised)
         with members[0].autocast():
@@ -344,11 +352,10 @@ class Population:
         return loss.detach(), real_logits.detach(), fake_logits.detach()
 
     def _generator_step(self, members: list[Trainer]) -> Tensor:
-        batch = members[0].config.batch_size
         labels = None
         if members[0].num_classes:  # drawn before the noise, from the same stream, as alone
-            labels = torch.stack([t.data.sample_labels(batch, t.noise_rng) for t in members])
-        noise = torch.stack([t.sample_noise(batch) for t in members])
+            labels = self._labels(members)
+        noise = self._noise(members)
         with members[0].autocast():
             fake = self.generator(noise, labels)
             fake_logits = self._discriminate(members, fake, labels)
@@ -364,6 +371,38 @@ class Population:
             self.ema_buffers.copy_(self.generator.buffers_flat)
             self.ema_counters.copy_(self.generator.counters)
         return loss.detach()
+
+    def _reseed(self, step: int) -> None:
+        """The population's stream at ``step``: seeded from the population's seed and the step
+        alone, so that a population resumed from a checkpoint draws what it would have drawn."""
+        key = np.random.SeedSequence([self.trainers[0].config.seed, step])
+        self.draws.manual_seed(int(key.generate_state(1, np.uint64)[0]))
+
+    def _real_batches(self, members: list[Trainer]) -> tuple[Tensor, Tensor | None]:
+        """Each member's real batch (and labels), stacked: drawn at once when the members
+        share draws and data, else each from its own stream."""
+        batch, first = members[0].config.batch_size, members[0]
+        if self.shares_draws and all(t.data is first.data for t in members):
+            real, labels = first.real_batch(len(members) * batch, self.draws)
+            return _rows(real, len(members)), None if labels is None else _rows(
+                labels, len(members)
+            )
+        return _stack([t.real_batch(batch) for t in members])
+
+    def _labels(self, members: list[Trainer]) -> Tensor:
+        """Each member's labels for G, stacked (as :meth:`_real_batches` draws them)."""
+        batch, first = members[0].config.batch_size, members[0]
+        if self.shares_draws and all(t.data is first.data for t in members):
+            return _rows(first.data.sample_labels(len(members) * batch, self.draws), len(members))
+        return torch.stack([t.data.sample_labels(batch, t.noise_rng) for t in members])
+
+    def _noise(self, members: list[Trainer]) -> Tensor:
+        """Each member's z ~ p_z, stacked: at once from the population's stream, or each from
+        its own."""
+        batch = members[0].config.batch_size
+        if self.shares_draws:
+            return _rows(members[0].sample_noise(len(members) * batch, self.draws), len(members))
+        return torch.stack([t.sample_noise(batch) for t in members])
 
     def _discriminate(self, members: list[Trainer], x: Tensor, labels: Tensor | None) -> Tensor:
         """Each member's D logits for its x, augmented as its single run augments (its own
@@ -599,7 +638,7 @@ def _train_members(config: Config, directory: Path, members: list[Member]) -> Po
         _write_state(directory, members)
         with torch_threads(config.threads):
             if training:
-                _fit(directory, members, training, started)
+                _fit(directory, members, training, started, config.population.draws)
     finally:
         for member in training:
             if member.status == "training":  # the others closed theirs as they settled
@@ -616,9 +655,11 @@ def _train_members(config: Config, directory: Path, members: list[Member]) -> Po
     return PopulationRun(directory, runs)
 
 
-def _fit(directory: Path, members: list[Member], training: list[Member], started: float) -> None:
+def _fit(
+    directory: Path, members: list[Member], training: list[Member], started: float, draws: str
+) -> None:
     trainers = [m.trainer for m in training]
-    population = Population(trainers, [m.stream for m in training])
+    population = Population(trainers, [m.stream for m in training], draws)
     by_index = {index: member for index, member in enumerate(training)}
     steps = trainers[0].config.steps
 
@@ -689,6 +730,11 @@ def _stack(batches: list[tuple[Tensor, Tensor | None]]) -> tuple[Tensor, Tensor 
     """The members' (samples, labels or None) stacked on a first dimension, one per member."""
     samples, labels = zip(*batches, strict=True)
     return torch.stack(samples), None if labels[0] is None else torch.stack(labels)
+
+
+def _rows(draws: Tensor, members: int) -> Tensor:
+    """One draw for the whole population, split into one row of equal size per member."""
+    return draws.view(members, -1, *draws.shape[1:])
 
 
 def _divergence(trainer: Trainer, stats: Tensor) -> DivergenceError:
