@@ -1,10 +1,14 @@
 """The device and precision settings; the CUDA tests run only where PyTorch sees a GPU."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from conftest import tiny
 from test_engine import make_trainer
+from test_population import TINY, TINY_DIGITS, train_killed_at_step_25
+from test_tables_run import SHORT
 
 import gankit
 from gankit.cli import main
@@ -102,3 +106,33 @@ def test_a_cuda_run_resumes(tmp_path) -> None:
     resumed = gankit.resume(run)
     assert resumed.config.device == "cuda"
     assert np.isfinite(resumed.sample(100)).all()
+
+
+@GPU
+def test_a_table_trains_resumes_and_samples_its_condition_after_cuda(tmp_path) -> None:
+    out = tmp_path / "penguins"
+    assert main(["train", "--out", str(out), "data=penguins", "device=cuda", *SHORT]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0 < summary["quality"] <= 1
+    assert summary["unseen_categories"] == summary["out_of_range"] == summary["non_integers"] == 0
+    rows = gankit.load(out).sample(300, condition={"species": "Gentoo"})  # on the CPU
+    assert len(rows) == 300 and set(rows["species"]) == {"Gentoo"}
+    (out / "checkpoints" / "step-00000120.safetensors").unlink()  # killed after step 60
+    assert main(["train", "--resume", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["resumed_from"] == 60
+
+
+PENGUINS = {**TINY, "data": "penguins", "batch_size": 100}
+PENGUINS.update({"generator.hidden": [64, 64], "discriminator.hidden": [64, 64]})
+
+
+@GPU
+@pytest.mark.parametrize("settings", [TINY, TINY_DIGITS, PENGUINS], ids=["mlp", "dcgan", "table"])
+def test_a_population_trains_and_resumes_on_cuda(settings, tmp_path, monkeypatch) -> None:
+    """On CUDA a population shares its draws by default (population.draws=auto)."""
+    settings = {**settings, "device": "cuda", "population.seeds": 3}
+    train_killed_at_step_25(settings, tmp_path / "p", monkeypatch)
+    resumed = gankit.resume(tmp_path / "p")
+    assert [run.summary()["resumed_from"] for run in resumed.runs] == [20, 20, 20]
+    assert all(run.summary()["step"] == 40 for run in resumed.runs)
+    assert len(resumed.runs[2].sample(50)) == 50

@@ -261,6 +261,9 @@ class Population:
                 )
         config = members[0].config
         self.r1_weight = torch.tensor([t.config.r1 * config.r1_every for t in members]).to(device)
+        # Whether the members train on the same data (each holds its own copy on the device):
+        # not when a sweep gives each its own subset of the images.
+        self.one_data = len({t.data.fingerprint() for t in members}) == 1
         if members[0].condition_slots is not None:
             self.condition_slots = torch.stack([t.condition_slots for t in members])
 
@@ -382,7 +385,7 @@ class Population:
         """Each member's real batch (and labels), stacked: drawn at once when the members
         share draws and data, else each from its own stream."""
         batch, first = members[0].config.batch_size, members[0]
-        if self.shares_draws and all(t.data is first.data for t in members):
+        if self.shares_draws and self.one_data:
             real, labels = first.real_batch(len(members) * batch, self.draws)
             return _rows(real, len(members)), None if labels is None else _rows(
                 labels, len(members)
@@ -392,7 +395,7 @@ class Population:
     def _labels(self, members: list[Trainer]) -> Tensor:
         """Each member's labels for G, stacked (as :meth:`_real_batches` draws them)."""
         batch, first = members[0].config.batch_size, members[0]
-        if self.shares_draws and all(t.data is first.data for t in members):
+        if self.shares_draws and self.one_data:
             return _rows(first.data.sample_labels(len(members) * batch, self.draws), len(members))
         return torch.stack([t.data.sample_labels(batch, t.noise_rng) for t in members])
 
