@@ -404,12 +404,16 @@ def test_a_population_under_torchrun_is_refused(tmp_path, capsys, monkeypatch) -
 
 
 @pytest.mark.slow
-def test_five_members_score_as_five_single_runs(tmp_path) -> None:
+@pytest.mark.parametrize("draws", ["own", "shared"])
+def test_five_members_score_as_five_single_runs(draws, tmp_path) -> None:
     """Over 5 seeds, the population's final metrics and the separate runs' means differ by no
-    more than their two standard errors together."""
+    more than their two standard errors together, whether the members draw their batches as
+    their single runs do or share one draw."""
     settings = {**TINY, "steps": 2000, "eval_every": 2000, "eval_samples": 2500}
     settings["generator.hidden"] = settings["discriminator.hidden"] = [64, 64]
-    population = gankit.train({**settings, "population.seeds": 5}, out=tmp_path / "p")
+    population = gankit.train(
+        {**settings, "population.seeds": 5, "population.draws": draws}, out=tmp_path / "p"
+    )
     separate = [
         gankit.train({**settings, "seed": seed}, out=tmp_path / f"s{seed}").summary()
         for seed in range(5)
