@@ -386,6 +386,7 @@ def test_a_diverging_member_restores_alone(tmp_path, poison_member) -> None:
             "does not stack spectral norm",
         ),
         (["data=digits", "channels_last=true", "population.seeds=2"], "set channels_last=false"),
+        (["population.draws=mine"], "'population.draws' must be one of auto, own, shared"),
     ],
 )
 def test_bad_population_settings_are_one_line_and_exit_2(
