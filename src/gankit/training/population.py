@@ -14,7 +14,11 @@ turn), and one forward and backward pass computes the population's loss,
 whose gradient with respect to member s's parameters is exactly dL_s/dtheta_s: members share
 no parameter. Adam and SGD are elementwise, so stepping the stacked parameters with each
 member's own learning rate, betas and step count moves every member as it would move alone.
-A member therefore follows its single run up to the rounding of batched kernels.
+A member therefore follows its single run up to the rounding of batched kernels, as long as
+it draws its batches from its own streams (``population.draws=own``, the default on the CPU);
+with ``shared`` draws (the default on CUDA, where a draw per member is a launch per member)
+one draw at each step serves all members, a row each, and a member is a GAN of its seed but
+no longer its single run.
 
 Each member writes its own run folder (``runs/p/seed-3/``) with the code a single run uses
 (:class:`~gankit.training.run_outputs.RunOutputs`), so ``gankit sample``, ``evaluate``,
@@ -165,16 +169,18 @@ class StackedOptimizer:
         self.steps += 1  # t, counted before the update as torch's Adam counts it
         self.counts = [count + 1 for count in self.counts]
         for settings, rows in self._groups().items():
-            every = len(rows) == len(self.optimizers)  # the whole stack: no row views
-            theta, grad, first, second, steps = (
-                [tensor] if every else [tensor[row] for row in rows]
-                for tensor in (flat, gradient, self.first, self.second, self.steps)
-            )
+            if len(rows) == len(self.optimizers):  # the whole stack at once: no row views
+                theta, grad, first, second = [flat], [gradient], [self.first], [self.second]
+                steps = [self.steps[0]]  # the group's members count alike: one t
+            else:
+                theta, grad, first, second, steps = (
+                    [tensor[row] for row in rows]
+                    for tensor in (flat, gradient, self.first, self.second, self.steps)
+                )
             if self.adam:
                 lr, beta1, beta2, eps, _ = settings
                 # m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
                 # theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-                steps = [self.steps[rows[0]]] if every else steps  # one t for the whole stack
                 torch._fused_adam_(
                     theta, grad, first, second, [], steps,
                     amsgrad=False, lr=lr, beta1=beta1, beta2=beta2, weight_decay=0.0, eps=eps,
@@ -182,11 +188,10 @@ class StackedOptimizer:
                 )  # fmt: skip
             else:  # buf = momentum buf + g (g at the first step); theta -= lr buf
                 lr, momentum = settings
-                step = first if momentum else grad
                 if momentum:
                     torch._foreach_mul_(first, momentum)
                     torch._foreach_add_(first, grad)
-                torch._foreach_add_(theta, step, alpha=-lr)
+                torch._foreach_add_(theta, first if momentum else grad, alpha=-lr)
 
     def _groups(self) -> dict[tuple[float, ...], list[int]]:
         """The rows of each distinct setting (and, for Adam, step count) of the members'
@@ -384,19 +389,17 @@ class Population:
     def _real_batches(self, members: list[Trainer]) -> tuple[Tensor, Tensor | None]:
         """Each member's real batch (and labels), stacked: drawn at once when the members
         share draws and data, else each from its own stream."""
-        batch, first = members[0].config.batch_size, members[0]
+        batch, count = members[0].config.batch_size, len(members)
         if self.shares_draws and self.one_data:
-            real, labels = first.real_batch(len(members) * batch, self.draws)
-            return _rows(real, len(members)), None if labels is None else _rows(
-                labels, len(members)
-            )
+            real, labels = members[0].real_batch(count * batch, self.draws)
+            return _rows(real, count), None if labels is None else _rows(labels, count)
         return _stack([t.real_batch(batch) for t in members])
 
     def _labels(self, members: list[Trainer]) -> Tensor:
         """Each member's labels for G, stacked (as :meth:`_real_batches` draws them)."""
-        batch, first = members[0].config.batch_size, members[0]
+        batch, count = members[0].config.batch_size, len(members)
         if self.shares_draws and self.one_data:
-            return _rows(first.data.sample_labels(len(members) * batch, self.draws), len(members))
+            return _rows(members[0].data.sample_labels(count * batch, self.draws), count)
         return torch.stack([t.data.sample_labels(batch, t.noise_rng) for t in members])
 
     def _noise(self, members: list[Trainer]) -> Tensor:
