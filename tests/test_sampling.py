@@ -8,7 +8,7 @@ from scipy import stats
 
 from gankit.config import NoiseConfig
 from gankit.errors import GankitError
-from gankit.sampling import RefineSettings
+from gankit.sampling import RefineSettings, rejection
 from gankit.sampling.calibration import calibration_error, fit_calibration
 from gankit.sampling.langevin import latent_langevin
 from gankit.sampling.metropolis import metropolis_hastings
@@ -62,6 +62,25 @@ def test_exact_rejection_by_d_star_samples_p_data() -> None:
     assert samples.shape == (N, 1)
     assert matches_p_data(samples)
     assert 0 < report["acceptance_rate"] < 1
+
+
+def test_rejection_that_accepts_too_few_says_how_many_and_what_to_lower(monkeypatch) -> None:
+    """Where max p_data/p_g is huge (a steep D), exact rejection accepts almost nothing: the
+    error counts what it accepted and names the setting that accepts more."""
+    monkeypatch.setattr(rejection, "MAX_ROUNDS", 2)
+    rng = torch.Generator().manual_seed(4)
+
+    def steep(x: torch.Tensor, labels=None) -> torch.Tensor:
+        return 30 * x[:, 0]
+
+    for settings, fix in (
+        (RefineSettings(gamma=0.0), "give a lower --gamma"),
+        (RefineSettings(), "lower --percentile"),
+    ):
+        with pytest.raises(
+            GankitError, match=rf"accepted only \d+ of {N} samples in 2 rounds .*{fix}"
+        ):
+            discriminator_rejection(propose_from(rng), steep, N, None, rng, settings)
 
 
 def test_drs_at_a_percentile_accepts_more_and_moves_toward_p_data() -> None:

@@ -70,8 +70,10 @@ def discriminator_rejection(
         if len(missing) == 0:
             break
     else:
+        fix = "lower --percentile" if settings.gamma is None else "give a lower --gamma"
         raise GankitError(
-            f"DRS accepted too few samples in {MAX_ROUNDS} rounds; lower --percentile"
+            f"DRS accepted only {n - len(missing)} of {n} samples in {MAX_ROUNDS} rounds "
+            f"({proposed} proposals, gamma {gamma:.3g}); {fix} to accept more"
         )
     return samples, {
         "acceptance_rate": n / proposed,
