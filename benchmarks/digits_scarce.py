@@ -12,8 +12,8 @@ samples the classifier puts in the class they were asked for (per class for the 
 ``--runs`` also takes ``scarce+ada`` and ``full+ada`` (adaptive augmentation from p = 0) and
 ``full-noaug``. The seeds of a run train together as one population
 (gankit.training.population: one stacked step for all of them, each member the run of its
-seed; its time is then the population's divided by its members); ``--separate`` trains them
-one run at a time.
+seed on the CPU, a GAN of its seed with the population's shared draws on CUDA; its time is
+then the population's divided by its members); ``--separate`` trains them one run at a time.
 
 A table goes to stdout and everything to OUT/results.json. One run takes about 2 minutes
 on one CPU core; the default (3 seeds x 2 scarce runs, and the full set) about 15.
