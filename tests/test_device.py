@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import tiny
 from test_engine import make_trainer
-from test_population import TINY, TINY_DIGITS, train_killed_at_step_25
+from test_population import TINY, TINY_DIGITS, TINY_PENGUINS, train_killed_at_step_25
 from test_tables_run import SHORT
 
 import gankit
@@ -122,12 +122,10 @@ def test_a_table_trains_resumes_and_samples_its_condition_after_cuda(tmp_path) -
     assert json.loads((out / "summary.json").read_text())["resumed_from"] == 60
 
 
-PENGUINS = {**TINY, "data": "penguins", "batch_size": 100}
-PENGUINS.update({"generator.hidden": [64, 64], "discriminator.hidden": [64, 64]})
-
-
 @GPU
-@pytest.mark.parametrize("settings", [TINY, TINY_DIGITS, PENGUINS], ids=["mlp", "dcgan", "table"])
+@pytest.mark.parametrize(
+    "settings", [TINY, TINY_DIGITS, TINY_PENGUINS], ids=["mlp", "dcgan", "table"]
+)
 def test_a_population_trains_and_resumes_on_cuda(settings, tmp_path, monkeypatch) -> None:
     """On CUDA a population shares its draws by default (population.draws=auto)."""
     settings = {**settings, "device": "cuda", "population.seeds": 3}

@@ -202,10 +202,19 @@ def train_killed_at_step_25(settings: dict, out, monkeypatch) -> None:
     monkeypatch.setattr(Population, "train_step", step)
 
 
+TINY_PENGUINS = {**TINY, "data": "penguins", "batch_size": 100}  # the table nets, narrower
+
+
 @pytest.mark.parametrize(
     ("tiny", "draws"),
-    [(TINY, "own"), (TINY_DIGITS, "own"), (TINY, "shared"), (TINY_DIGITS, "shared")],
-    ids=["mlp", "dcgan", "mlp-shared-draws", "dcgan-shared-draws"],
+    [
+        (TINY, "own"),
+        (TINY_DIGITS, "own"),
+        (TINY, "shared"),
+        (TINY_DIGITS, "shared"),
+        (TINY_PENGUINS, "shared"),  # also the Gumbel noise and dropout masks drawn at once
+    ],
+    ids=["mlp", "dcgan", "mlp-shared-draws", "dcgan-shared-draws", "table-shared-draws"],
 )
 def test_a_killed_population_resumes_every_member(tiny, draws, tmp_path, monkeypatch) -> None:
     settings = {**tiny, "population.seeds": 2, "population.draws": draws}
@@ -222,12 +231,13 @@ def test_a_killed_population_resumes_every_member(tiny, draws, tmp_path, monkeyp
             assert torch.equal(tensor, again[name]), (seed, name)
 
 
-@pytest.mark.parametrize("data", ["ring8", "digits"])
+@pytest.mark.parametrize("data", ["ring8", "digits", "penguins"])
 def test_shared_draws_give_each_member_its_own_rows_of_one_draw(data) -> None:
     """population.draws=shared: one draw of data and noise for all members at a step, split
     into a row each; the members' own streams are left alone, and the draws depend on the
     population's seed and step only (which is what a resumed population relies on)."""
-    settings = {**(TINY_DIGITS if data == "digits" else TINY), "population.seeds": 3}
+    tiny = {"ring8": TINY, "digits": TINY_DIGITS, "penguins": TINY_PENGUINS}[data]
+    settings = {**tiny, "population.seeds": 3}
     configs = member_configs(load_config(base=settings))
     data = load_data(configs[0])
 
@@ -237,9 +247,12 @@ def test_shared_draws_give_each_member_its_own_rows_of_one_draw(data) -> None:
 
     shared, again = population("shared"), population("shared")
     members = shared.trainers
-    own_state = [t.noise_rng.get_state() for t in members] + [
-        t.data_rng.get_state() for t in members
-    ]
+
+    def own_states() -> list[torch.Tensor]:  # data, noise and (tables) Gumbel/dropout streams
+        streams = [g for t in members for g in (t.data_rng, t.noise_rng)] + shared.streams
+        return [g.get_state() for g in streams]
+
+    before = own_states()
     batches = []
     for each in (shared, again):
         each._reseed(7)
@@ -248,15 +261,14 @@ def test_shared_draws_give_each_member_its_own_rows_of_one_draw(data) -> None:
     assert real.shape[0] == noise.shape[0] == 3
     assert torch.equal(real, real_again) and torch.equal(noise, noise_again)
     if labels is not None:
-        assert labels.shape == (3, TINY["batch_size"]) and torch.equal(labels, labels_again)
+        assert labels.shape == (3, tiny["batch_size"]) and torch.equal(labels, labels_again)
     for a, b in itertools.combinations(range(3), 2):
         assert not torch.equal(real[a], real[b]) and not torch.equal(noise[a], noise[b])
     shared._reseed(8)
     assert not torch.equal(shared._noise(members), noise)
-    now = [t.noise_rng.get_state() for t in members] + [t.data_rng.get_state() for t in members]
-    assert all(torch.equal(a, b) for a, b in zip(own_state, now, strict=True))
     for _ in range(3):
         assert all(shared.finite(shared.train_step()))
+    assert all(torch.equal(a, b) for a, b in zip(before, own_states(), strict=True))
 
 
 def test_a_member_folder_resumes_as_a_single_run(tmp_path, monkeypatch) -> None:

@@ -8,7 +8,8 @@ its convolutions one grouped convolution over the members' channels side by side
 its batch norm normalises each member's batch with that member's own statistics, so a member
 computes exactly what it computes alone, up to the rounding of batched kernels. The table nets'
 dropout masks and Gumbel noise, which a single run draws from torch's global stream, each
-member draws from its own (:attr:`Stacked.streams`), in the order its single run draws them.
+member draws from its own (:attr:`Stacked.streams`), in the order its single run draws them,
+or all members at once from :attr:`Stacked.shared_stream` when one is set.
 
 All members' parameters live in one (S, P) tensor, ``flat``, each of a member's tensors a
 view of it, so an optimizer steps every member in a few elementwise operations on ``flat``
@@ -112,6 +113,8 @@ class Stacked(nn.Module):
         self.streams: list[torch.Generator] = []
         """Each member's random stream (row order), for the draws its single run takes from
         torch's global one: dropout masks and Gumbel noise."""
+        self.shared_stream: torch.Generator | None = None
+        """One stream for those draws of all members at once, in place of ``streams``."""
 
     @property
     def members(self) -> int:
@@ -161,23 +164,29 @@ class Stacked(nn.Module):
                 x = y.view(n, members, -1).transpose(0, 1)
             elif kind == "dropout":  # F.dropout's x * bernoulli(1 - p) / (1 - p), per member
                 keep = 1 - layer.p
-                masks = [self._empty(x).bernoulli_(keep, generator=g) for g in self.streams]
-                x = x * torch.stack(masks).div_(keep)
+                mask = self._draw(x, lambda e, g, p=keep: e.bernoulli_(p, generator=g))
+                x = x * mask.div_(keep)
             else:
                 x = layer(x)
         return x
 
     def gumbel_softmax(self, logits: Tensor) -> Tensor:
         """F.gumbel_softmax(logits, tau) of each member's (S, n, k) logits, its noise
-        -log E, E ~ Exp(1), from its own stream."""
-        noise = [-self._empty(logits).exponential_(generator=g).log() for g in self.streams]
-        return ((logits + torch.stack(noise)) / GUMBEL_TEMPERATURE).softmax(-1)
+        -log E, E ~ Exp(1), from its own stream (or the shared one)."""
+        noise = -self._draw(logits, lambda e, g: e.exponential_(generator=g)).log()
+        return ((logits + noise) / GUMBEL_TEMPERATURE).softmax(-1)
 
-    def _empty(self, x: Tensor) -> Tensor:
-        """An uninitialised tensor of one member's slice of x, (S, ...) -> (...)."""
+    def _draw(self, x: Tensor, fill: Callable[[Tensor, torch.Generator], Tensor]) -> Tensor:
+        """A random tensor shaped as x, (S, ...), that ``fill`` draws into an empty one: from
+        the shared stream at once, or each member's slice from its own stream."""
+        if self.shared_stream is not None:
+            return fill(torch.empty_like(x), self.shared_stream)
         if len(self.streams) != self.members:
             raise RuntimeError("set the stack's streams, one per member, before a step")
-        return torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+        shape, dtype, device = x.shape[1:], x.dtype, x.device
+        return torch.stack(
+            [fill(torch.empty(shape, dtype=dtype, device=device), g) for g in self.streams]
+        )
 
     def embedding(self, labels: Tensor, name: str) -> Tensor:
         """Embedding ``name`` of every member's labels (S, n): (S, n, features)."""

@@ -245,6 +245,7 @@ class Population:
         self.discriminator = stack(discriminators)
         for network in (self.generator, self.discriminator):
             network.streams = [self.streams[index] for index in self.active]
+            network.shared_stream = self.draws if self.shares_draws else None
         self.g_optimizer = StackedOptimizer(
             self.generator, generators, [t.g_optimizer for t in members]
         )
