@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 from results_file import write_results
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from gankit.config import Config, load_config
 from gankit.data import load_data
@@ -75,6 +76,26 @@ def together(data_name: str, size: int, device: str, draws: str) -> Callable[[in
             assert all(population.finite(population.train_step()))
 
     return run
+
+
+class CountOperations(TorchDispatchMode):
+    """Counts the tensor operations run under it: on a GPU, each one that computes is a kernel
+    launch, and for these small networks launches are what a step costs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def operations(run: Callable[[int], None]) -> int:
+    """The tensor operations of one step of ``run`` (each member's, for separate runs)."""
+    with CountOperations() as counter:
+        run(1)
+    return counter.count
 
 
 def best_rate(run: Callable[[int], None], member_steps: int, steps: int) -> Callable[[], float]:
@@ -116,6 +137,8 @@ def main() -> None:
             torch.set_num_threads(threads)
             for run in contestants.values():
                 run(2)  # warm-up: first-call allocations, kernel selection
+            counts = {name: operations(run) for name, run in contestants.items()}
+            counts["separate"] //= size  # per member-step
             blocks = {
                 name: best_rate(run, size * args.steps, args.steps)
                 for name, run in contestants.items()
@@ -123,7 +146,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 measured = {name: block() for name, block in blocks.items()}
             rates[threads] = measured
-            rows.extend(_rows(data_name, size, threads, measured))
+            rows.extend(_rows(data_name, size, threads, measured, counts))
             for row in rows[-len(draws) :]:
                 print(
                     f"{data_name:<7} S={size:<3d} threads={threads}  separate "
@@ -132,14 +155,18 @@ def main() -> None:
                     flush=True,
                 )
         best = {name: max(r[name] for r in rates.values()) for name in contestants}
-        rows.extend(_rows(data_name, size, "best", best))
+        rows.extend(_rows(data_name, size, "best", best, counts))
 
-    print("\n| data | S | torch threads | draws | separate runs | population | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| data | S | torch threads | draws | separate runs | population | ratio "
+        "| operations a step: one run | population |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row['data']} | {row['members']} | {row['threads']} | {row['draws']} | "
-            f"{row['separate']:.0f} | {row['population']:.0f} | {row['ratio']:.2f}x |"
+            f"{row['separate']:.0f} | {row['population']:.0f} | {row['ratio']:.2f}x | "
+            f"{row['separate_operations']} | {row['population_operations']} |"
         )
     device = resolve_device(args.device, "fp32")
     processor = (
@@ -160,9 +187,14 @@ def main() -> None:
 
 
 def _rows(
-    data_name: str, size: int, threads: int | str, rates: dict[str, float]
+    data_name: str,
+    size: int,
+    threads: int | str,
+    rates: dict[str, float],
+    counts: dict[str, int],
 ) -> list[dict[str, Any]]:
-    """One row per population contestant, beside the separate runs' rate."""
+    """One row per population contestant, beside the separate runs' rate; the operations of a
+    separate run's step and of the population's."""
     return [
         {
             "data": data_name,
@@ -172,6 +204,8 @@ def _rows(
             "separate": round(rates["separate"], 1),
             "population": round(rate, 1),
             "ratio": round(rate / rates["separate"], 2),
+            "separate_operations": counts["separate"],
+            "population_operations": counts[name],
         }
         for name, rate in rates.items()
         if name != "separate"
