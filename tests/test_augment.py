@@ -73,6 +73,17 @@ def test_policies_and_probability() -> None:
     )
 
 
+def test_each_image_can_have_its_own_probability() -> None:
+    """A population that shares its draws augments all members' images at once, each image
+    with its member's p: p = 0 leaves an image alone, p = 1 always augments it."""
+    augment = Augment(AugmentConfig(policy=["color", "translation", "cutout"], p=0.5), 64)
+    x = images(n=400)
+    p = torch.tensor([0.0, 1.0]).repeat(200)
+    out = augment(x, torch.Generator().manual_seed(0), p)
+    assert out[p == 0].equal(x[p == 0])
+    assert (out[p == 1] != x[p == 1]).flatten(1).any(1).all()
+
+
 def test_adaptive_p_rises_when_d_is_sure_of_real_images_and_falls_when_not() -> None:
     settings = AugmentConfig(policy=["translation"], p=0.0, adaptive=True, interval=4, ada_kimg=1)
     augment = Augment(settings, batch_size=50)  # p moves 50 * 4 / 1000 = 0.2 per interval

@@ -271,6 +271,22 @@ def test_shared_draws_give_each_member_its_own_rows_of_one_draw(data) -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, own_states(), strict=True))
 
 
+def test_shared_draws_augment_each_members_images_with_its_own_p() -> None:
+    """With shared draws all members' images are augmented at once, each with its member's p
+    (ADA moves the members' p apart): p = 0 leaves a member's images as they are."""
+    configs = member_configs(load_config(base={**TINY_DIGITS, "population.seeds": 2}))
+    data = load_data(configs[0])
+    trainers = [build_trainer(member, data) for member in configs]
+    population = Population(trainers, [own_stream(t.device) for t in trainers], "shared")
+    trainers[0].augment.p, trainers[1].augment.p = 0.0, 1.0
+    population._reseed(0)
+    x, labels = population._real_batches(trainers)
+    with torch.no_grad():
+        augmented = population._discriminate(trainers, x, labels)
+        plain = population.discriminator(x, labels)
+    assert torch.equal(augmented[0], plain[0]) and not torch.equal(augmented[1], plain[1])
+
+
 def test_a_member_folder_resumes_as_a_single_run(tmp_path, monkeypatch) -> None:
     train_killed_at_step_25({**TINY, "population.seeds": 2}, tmp_path / "p", monkeypatch)
     assert main(["train", "--resume", str(tmp_path / "p" / "seed-1")]) == 0

@@ -104,9 +104,17 @@ class Augment:
         self._observed = 0
         self.r_t: float | None = None
 
-    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def __call__(
+        self, x: Tensor, generator: torch.Generator | None = None, p: Tensor | None = None
+    ) -> Tensor:
+        """x augmented by the policy, each function applied to each image with probability
+        ``self.p``, or with its own probability ``p[i]`` when given (the images of a
+        population's members, each with its member's p)."""
         for function in self.functions:
-            if self.p >= 1:
+            if p is not None:
+                chosen = torch.rand(len(x), generator=generator, device=x.device) < p
+                x = torch.where(chosen[:, None, None, None], function(x, generator), x)
+            elif self.p >= 1:
                 x = function(x, generator)
             elif self.p > 0:
                 chosen = torch.rand(len(x), generator=generator, device=x.device) < self.p

@@ -412,9 +412,18 @@ class Population:
         return torch.stack([t.sample_noise(batch) for t in members])
 
     def _discriminate(self, members: list[Trainer], x: Tensor, labels: Tensor | None) -> Tensor:
-        """Each member's D logits for its x, augmented as its single run augments (its own
-        policy, p and random stream: Trainer.run_discriminator)."""
-        if members[0].augment is not None:
+        """Each member's D logits for its x, augmented as its single run augments (its policy
+        and p: Trainer.run_discriminator), from its own random stream or, with shared draws,
+        all members' images at once from the population's."""
+        if members[0].augment is not None and self.shares_draws:
+            images = x.flatten(0, 1)  # (S * n, C, H, W)
+            chances = [t.augment.p for t in members]
+            p = None
+            if len(set(chances)) > 1:  # ADA moved the members' p apart: each image its own
+                p = torch.tensor(chances, dtype=x.dtype).repeat_interleave(x.shape[1])
+                p = p.to(x.device)
+            x = members[0].augment(images, self.draws, p).view_as(x)
+        elif members[0].augment is not None:
             x = torch.stack(
                 [t.augment(own, t.augment_rng) for t, own in zip(members, x, strict=True)]
             )
