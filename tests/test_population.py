@@ -53,6 +53,16 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
         {"data": "labelled", "conditional": True, "pack": 2},  # the class one-hot beside z, x
         # the digits defaults: a conditional DCGAN, augmented, with R1; narrower, for speed
         {"data": "digits", "generator.width": 16, "discriminator.width": 16},
+        # with ADA moving each member's p at every D step (its own r_t and p, in the stats)
+        {
+            "data": "digits",
+            "generator.width": 8,
+            "discriminator.width": 8,
+            "augment.adaptive": True,
+            "augment.p": 0.0,
+            "augment.interval": 1,
+            "augment.ada_kimg": 0.5,
+        },
         # the table defaults (conditions, Gumbel-softmax, dropout, packs of 10); narrower
         {
             "data": "penguins",

@@ -343,9 +343,11 @@ class Population:
                 fake = self.generator(noise, labels)
             real_logits = self._discriminate(members, real, labels)
             fake_logits = self._discriminate(members, fake, labels)
-            for trainer, logits in zip(members, real_logits, strict=True):
-                if trainer.augment is not None and trainer.augment.adaptive:
-                    trainer.augment.observe(logits.detach().sign().mean())
+            if members[0].augment is not None and members[0].augment.adaptive:
+                # ADA's E[sign(logit D(x))] of each member's real batch (a mean of +-1: exact)
+                signs = real_logits.detach().sign().flatten(1).mean(1)
+                for trainer, sign in zip(members, signs, strict=True):
+                    trainer.augment.observe(sign)
             loss = self.discriminator_loss(real_logits, fake_logits)  # L_D of each member
             total = loss
             if penalised:
