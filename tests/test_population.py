@@ -16,7 +16,13 @@ from gankit.data import load_data
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.stacked import stack
 from gankit.training.engine import build_trainer
-from gankit.training.population import Population, drawing_from, member_configs, own_stream
+from gankit.training.population import (
+    Population,
+    _member_data,
+    drawing_from,
+    member_configs,
+    own_stream,
+)
 
 TINY = {
     "data": "ring8",
@@ -279,6 +285,23 @@ def test_shared_draws_give_each_member_its_own_rows_of_one_draw(data) -> None:
     for _ in range(3):
         assert all(shared.finite(shared.train_step()))
     assert all(torch.equal(a, b) for a, b in zip(before, own_states(), strict=True))
+
+
+def test_shared_draws_keep_each_members_own_images_under_a_subset_sweep() -> None:
+    """Members that train on their own subsets of the images draw their real batches from
+    them, each from its own stream, though the population shares its other draws."""
+    settings = {**TINY_DIGITS, "image.train_fraction": 0.1, "population.seeds": 2}
+    config = load_config(base={**settings, "population.sweep.image.subset_seed": [3, 7]})
+    data = load_data(config)
+    members = member_configs(config)
+    trainers = [build_trainer(m, _member_data(config, m, data)) for m in members]
+    population = Population(trainers, [own_stream(t.device) for t in trainers], "shared")
+    population._reseed(0)
+    real, _ = population._real_batches(trainers)
+    for row, trainer in enumerate(trainers):
+        own = {image.numpy().tobytes() for image in trainer.data.images}
+        assert all(image.numpy().tobytes() in own for image in real[row])
+    assert not population.one_data
 
 
 def test_shared_draws_augment_each_members_images_with_its_own_p() -> None:

@@ -267,9 +267,9 @@ class Population:
                 )
         config = members[0].config
         self.r1_weight = torch.tensor([t.config.r1 * config.r1_every for t in members]).to(device)
-        # Whether the members train on the same data (each holds its own copy on the device):
-        # not when a sweep gives each its own subset of the images.
-        self.one_data = len({t.data.fingerprint() for t in members}) == 1
+        # Whether the members train on the same data (each trainer holds its own copy on the
+        # device): as _member_data decides, unless a sweep gave each its own subset of images.
+        self.one_data = all(t.config.image == config.image for t in members)
         if members[0].condition_slots is not None:
             self.condition_slots = torch.stack([t.condition_slots for t in members])
 
