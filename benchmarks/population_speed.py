@@ -22,7 +22,9 @@ population with the separate runs at the same thread count, and ``best`` compare
 of each over thread counts. gankit trains on one thread by default (``threads``); with
 ``--threads 1,2`` both are measured, though two threads on a machine that others keep busy
 measure mostly the others. On CUDA a block ends with a synchronisation, so that it times the
-work and not its queueing.
+work and not its queueing. Each row also gives the tensor operations of one run's step and of
+the population's (counted once, after the warm-up): on a GPU each that computes is a kernel
+launch, which is what a small GAN's step costs there.
 """
 
 from __future__ import annotations
