@@ -23,7 +23,7 @@ demo: install
 test: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile  # a worker per core; a file's tests stay on one, with its fixtures
 
 format: install
 	$(BIN)/ruff check --fix src tests benchmarks
