@@ -165,19 +165,25 @@ def test_a_stopped_study_resumes_and_keeps_its_done_cells(study_dir, tmp_path, c
     assert "drop --config" in capsys.readouterr().err
 
 
-def test_cells_run_in_parallel_processes_give_the_numbers_of_serial_ones(
-    study_dir, tmp_path, monkeypatch
-) -> None:
+@pytest.fixture
+def pools(monkeypatch) -> list[int]:
+    """The size of each process pool that ``gankit augment`` starts, in order."""
     from gankit.studies import augment
 
-    pools = []
+    started = []
 
     class RecordedPool(augment.ProcessPoolExecutor):
         def __init__(self, max_workers, **kwargs) -> None:
-            pools.append(max_workers)
+            started.append(max_workers)
             super().__init__(max_workers, **kwargs)
 
     monkeypatch.setattr(augment, "ProcessPoolExecutor", RecordedPool)
+    return started
+
+
+def test_cells_run_in_parallel_processes_give_the_numbers_of_serial_ones(
+    study_dir, tmp_path, pools
+) -> None:
     out = tmp_path / "parallel"
     settings = ["study.fractions=[0.05]", "study.jobs=2", *TINY_STUDY[1:]]
     assert main(["augment", "--out", str(out), *settings]) == 0
@@ -191,13 +197,17 @@ def test_cells_run_in_parallel_processes_give_the_numbers_of_serial_ones(
         assert parallel == serial
 
 
-def test_a_population_study_trains_each_cells_gan_as_the_cell_would(study_dir, tmp_path) -> None:
+def test_a_population_study_trains_each_cells_gan_as_the_cell_would(
+    study_dir, tmp_path, pools
+) -> None:
     """``study.population``: each fraction's GANs train as one population (the two fractions'
-    in two processes), each GAN in its cell's gan/ folder and following the GAN the cell
-    trains alone (up to rounding); a study stopped after its populations keeps their GANs."""
+    in two processes, which then run the cells), each GAN in its cell's gan/ folder and
+    following the GAN the cell trains alone (up to rounding); a study stopped after its
+    populations keeps their GANs."""
     out = tmp_path / "together"
     settings = ["study.population=true", "study.jobs=2", *TINY_STUDY]
     assert main(["augment", "--out", str(out), *settings]) == 0
+    assert pools == [2]  # one start-up of two processes for the populations and the cells
     state = json.loads((out / "fraction-0.05" / "population" / "population.json").read_text())
     assert [m["folder"] for m in state["members"]] == ["../seed-0/gan", "../seed-1/gan"]
     assert [m["settings"] for m in state["members"]] == [{"image.subset_seed": s} for s in (0, 1)]

@@ -17,6 +17,7 @@ the cells then use them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -143,19 +144,23 @@ def _run_study(
         log.info(
             "%d of %d cells of %s are done; running the others", len(done), len(cells), directory
         )
-    if isinstance(study, StudyConfig) and study.population:
-        # each fraction's GANs as one population, study.jobs populations at a time
-        fractions = sorted({(fraction,) for fraction, _ in to_run})
-        together = functools.partial(train_gans_together, progress=progress and study.jobs == 1)
-        with tqdm(fractions, desc="GAN populations", unit="fraction", disable=not progress) as bar:
-            for _ in _run_all(together, settings, fractions, directory):
+    together = isinstance(study, StudyConfig) and study.population
+    with _pool(study.jobs, len(to_run)) as pool:  # one pool for both phases: one start-up
+        if together:
+            # each fraction's GANs as one population, study.jobs populations at a time
+            fractions = sorted({(fraction,) for fraction, _ in to_run})
+            gans = functools.partial(train_gans_together, progress=progress and study.jobs == 1)
+            with tqdm(
+                fractions, desc="GAN populations", unit="fraction", disable=not progress
+            ) as bar:
+                for _ in _run_all(gans, settings, fractions, directory, pool):
+                    bar.update()
+        with tqdm(
+            total=len(cells), initial=len(done), desc="augment", unit="cell", disable=not progress
+        ) as bar:
+            for cell, result in _run_all(run, settings, to_run, directory, pool):
+                done[cell] = result
                 bar.update()
-    with tqdm(
-        total=len(cells), initial=len(done), desc="augment", unit="cell", disable=not progress
-    ) as bar:
-        for cell, result in _run_all(run, settings, to_run, directory):
-            done[cell] = result
-            bar.update()
     results = [done[cell] for cell in cells]
 
     if isinstance(study, RareStudyConfig):
@@ -171,28 +176,42 @@ def _run_study(
     return summary
 
 
-def _run_all(
-    run: Callable[..., Any], settings: StudySettings, items: Sequence[Item], directory: Path
-) -> Iterator[tuple[Item, Any]]:
-    """``run(settings, *item, directory)`` for each item (a cell, or a fraction whose GANs train
-    together), in ``study.jobs`` processes; yields each (item, result) as it finishes."""
-    jobs = min(settings.study.jobs, len(items))
+@contextlib.contextmanager
+def _pool(jobs: int, cells: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``min(jobs, cells)`` processes that run cells (None: run them here, one by one)."""
+    jobs = min(jobs, cells)
     if jobs <= 1:
-        for item in items:
-            yield item, run(settings, *item, directory)
+        yield None
         return
     context = multiprocessing.get_context("spawn")  # no torch state shared with a fork
     with ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
     ) as pool:
-        futures = {pool.submit(run, settings, *item, directory): item for item in items}
         try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            yield pool
         except BaseException:
             # a failed cell stops the study: start no other, let the running ones finish
             pool.shutdown(cancel_futures=True)
             raise
+
+
+def _run_all(
+    run: Callable[..., Any],
+    settings: StudySettings,
+    items: Sequence[Item],
+    directory: Path,
+    pool: ProcessPoolExecutor | None,
+) -> Iterator[tuple[Item, Any]]:
+    """``run(settings, *item, directory)`` for each item (a cell, or a fraction whose GANs train
+    together), in the pool's processes (here, without one); yields each (item, result) as it
+    finishes."""
+    if pool is None:
+        for item in items:
+            yield item, run(settings, *item, directory)
+        return
+    futures = {pool.submit(run, settings, *item, directory): item for item in items}
+    for future in as_completed(futures):
+        yield futures[future], future.result()
 
 
 def _exit_with(study: int) -> None:
