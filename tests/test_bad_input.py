@@ -6,12 +6,15 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
+from pyarrow import ArrowException
+from test_tables_data import random_columns
 
 from gankit.cli import main
 from gankit.config import Config
@@ -152,3 +155,61 @@ def test_an_out_path_under_a_file_is_refused(tmp_path, capsys) -> None:
     (tmp_path / "file").write_text("not a folder")
     assert main(["train", "--out", str(tmp_path / "file" / "run"), *SMALL]) == 2
     assert "cannot write the run folder" in capsys.readouterr().err
+
+
+@st.composite
+def messy_tables(draw) -> pd.DataFrame:
+    """Tables as users' files hold them: columns of one kind, with gaps (see test_tables_data),
+    or a column of no values, of numbers mixed with text, or of infinities; names may repeat."""
+    rows = draw(st.integers(0, 12))
+    columns = []
+    for _ in range(draw(st.integers(1, 3))):
+        messy = draw(st.sampled_from(["none", "all-missing", "mixed", "infinite"]))
+        if messy == "none":
+            columns.append(draw(random_columns(rows)))
+        elif messy == "all-missing":
+            columns.append(np.full(rows, np.nan))
+        elif messy == "mixed":
+            values = st.integers(0, 3) | st.sampled_from(["x", "y"])
+            columns.append(np.array(draw(st.lists(values, min_size=rows, max_size=rows)), object))
+        else:
+            values = st.sampled_from([1.0, 2.0, np.inf, -np.inf])
+            columns.append(np.array(draw(st.lists(values, min_size=rows, max_size=rows))))
+    names = draw(
+        st.lists(
+            st.sampled_from(["a", "b", "c", "d"]), min_size=len(columns), max_size=len(columns)
+        )
+    )
+    frame = pd.DataFrame(dict(enumerate(columns)))
+    frame.columns = names
+    return frame
+
+
+@EXAMPLES
+@given(
+    messy_tables(),
+    st.sampled_from([".csv", ".tsv", ".parquet"]),
+    st.lists(
+        st.sampled_from(
+            [
+                "table.target=a",
+                "table.target=z",
+                "table.categorical=[b]",
+                "table.ignore=[a]",
+                "table.max_categories=2",
+            ]
+        ),
+        max_size=2,
+    ),
+)
+def test_random_table_files(frame, suffix, settings) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"table{suffix}"
+        try:
+            if suffix == ".parquet":
+                frame.to_parquet(path)
+            else:
+                frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
+        except (ValueError, TypeError, ArrowException):  # parquet holds neither mixes nor twins
+            return
+        check(*run_cli([f"data={path}", *settings, *SMALL]))

@@ -188,7 +188,7 @@ def _kind(series: pd.Series, settings: TableConfig) -> ColumnKind:
             f"column {name!r} has no values (all missing); drop it with table.ignore=[{name}]"
         )
     if name in settings.continuous:
-        return _continuous_kind(series)
+        return _finite(series, _continuous_kind(series))
     dtype = series.dtype
     is_object = pd.api.types.is_object_dtype(dtype)
     textual = (
@@ -217,6 +217,21 @@ def _kind(series: pd.Series, settings: TableConfig) -> ColumnKind:
             f"table.max_categories={settings.max_categories}; drop it with "
             f"table.ignore=[{name}] or raise table.max_categories"
         )
+    return _finite(series, kind)
+
+
+def _finite(series: pd.Series, kind: ColumnKind) -> ColumnKind:
+    """``kind``, once a numeric column is known to hold no infinity (a mixture cannot fit one,
+    and G cannot make one)."""
+    if kind != "categorical":
+        values = series.dropna().to_numpy(dtype=float)
+        infinite = values[np.isinf(values)]
+        if len(infinite):
+            raise DataError(
+                f"column {series.name!r} holds infinite values (e.g. {infinite[0]}); replace "
+                "them with numbers or leave those cells empty (missing), or name the column in "
+                "table.categorical"
+            )
     return kind
 
 
