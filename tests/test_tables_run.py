@@ -117,6 +117,25 @@ def test_sampling_g_is_the_textbook_g_with_its_categories_drawn_by_gumbel_max(pe
     assert torch.equal(fast[:, categories], textbook[:, categories].round())
 
 
+def test_sampling_draws_each_category_with_its_softmax_probability(penguins_run) -> None:
+    # G's last layer set to give every row the same logits: the Gumbel-max draws must come
+    # out in the shares softmax(logits), as gumbel_softmax(hard=True) would draw them.
+    run = gankit.load(penguins_run)
+    g = run.generator.eval()
+    logits = torch.randn(g.out.out_features, generator=torch.Generator().manual_seed(0)) * 1.5
+    with torch.no_grad():
+        g.out.weight.zero_()
+        g.out.bias.copy_(logits)
+        rows = g(torch.randn(20_000, run.config.noise.dim), torch.zeros(20_000, dtype=torch.long))
+    start = 0
+    for size, activation in g.spans:
+        if activation == "softmax":
+            shares = rows[:, start : start + size].mean(dim=0)
+            expected = torch.softmax(logits[start : start + size], dim=0)
+            assert torch.allclose(shares, expected, atol=0.015), (shares, expected)
+        start += size
+
+
 def test_conditional_sampling_returns_only_the_condition(penguins_run, tmp_path) -> None:
     out = tmp_path / "gentoo.parquet"
     argv = ["sample", str(penguins_run), "-n", "300", "-o", str(out), "--condition"]
