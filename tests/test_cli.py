@@ -62,6 +62,13 @@ def test_sample_writes_n_samples(run_dir, tmp_path, suffix) -> None:
     assert samples.shape == (123, 2)
 
 
+def test_extrapolate_is_refused_for_samples_that_are_not_rows(run_dir, tmp_path, capsys) -> None:
+    out = tmp_path / "samples.npy"
+    assert main(["sample", str(run_dir), "-n", "5", "-o", str(out), "--extrapolate"]) == 2
+    assert "--extrapolate lets a table's numbers leave" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_evaluate_writes_the_metrics_into_the_summary(run_dir, tmp_path, capsys) -> None:
     samples = tmp_path / "perfect.npy"
     from gankit.data.mixtures import ring

@@ -119,6 +119,31 @@ def test_every_kind_round_trips_exactly(kinds_and_transformer) -> None:
     assert_same_table(frame, transformer.inverse_transform(encoded))
 
 
+def test_extrapolation_lets_numbers_leave_the_training_range(kinds_and_transformer) -> None:
+    # every scalar at +1: its mode's mean + 4 standard deviations, past the largest training
+    # value of most columns; clipped to it by default, kept with extrapolate (integers rounded,
+    # in their dtype)
+    frame, transformer = kinds_and_transformer
+    encoded = transformer.transform(frame)
+    start = 0
+    for span in transformer.spans:
+        if span.kind == "scalar":
+            encoded[:, start] = 1.0
+        start += span.size
+    clipped = transformer.inverse_transform(encoded)
+    free = transformer.inverse_transform(encoded, extrapolate=True)
+    beyond = []
+    for column in transformer.columns:
+        if column.kind == "categorical":
+            pd.testing.assert_series_equal(free[column.name], clipped[column.name])
+            continue
+        assert clipped[column.name].max() <= column.high
+        assert free[column.name].dtype == frame[column.name].dtype
+        if free[column.name].max() > column.high:
+            beyond.append(column.name)
+    assert {"bimodal", "with_gaps", "float32", "wide_int", "nullable_int"} <= set(beyond)
+
+
 def test_only_columns_with_missing_values_get_a_missing_slot(kinds_and_transformer) -> None:
     frame, transformer = kinds_and_transformer
     for column, spans in zip(transformer.columns, transformer.output_info, strict=True):

@@ -136,6 +136,18 @@ def test_sampling_draws_each_category_with_its_softmax_probability(penguins_run)
         start += size
 
 
+def test_extrapolated_rows_keep_the_tables_kinds(penguins_run, tmp_path) -> None:
+    out = tmp_path / "free.csv"
+    argv = ["sample", str(penguins_run), "-n", "2000", "-o", str(out), "--extrapolate"]
+    assert main(argv) == 0
+    free, clipped = pd.read_csv(out), gankit.load(penguins_run).sample(2000)
+    assert list(free.columns) == list(clipped.columns)
+    numbers = clipped.select_dtypes("number").columns
+    # the same draws: each number clipped to the training range unless extrapolated
+    assert (free[numbers].min() <= clipped[numbers].min()).all()
+    assert (free[numbers].max() >= clipped[numbers].max()).all()
+
+
 def test_conditional_sampling_returns_only_the_condition(penguins_run, tmp_path) -> None:
     out = tmp_path / "gentoo.parquet"
     argv = ["sample", str(penguins_run), "-n", "300", "-o", str(out), "--condition"]

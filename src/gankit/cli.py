@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--proportions", metavar="P[,P...]", help="with --condition: the share of each value"
     )
+    sample.add_argument(
+        "--extrapolate",
+        action="store_true",
+        help="tables: let numbers go beyond their training range (by up to 4 standard "
+        "deviations of a mode) rather than clip them to it",
+    )
     _add_refine_options(sample)
 
     evaluate = commands.add_parser("evaluate", help="score a run's samples against its data")
@@ -385,7 +391,13 @@ def _sample(args: argparse.Namespace) -> int:
     condition = _condition(args.condition, args.proportions)
     run = load(args.run)
     path = run.save_samples(
-        args.out, args.n, args.seed, refine=args.refine, settings=settings, condition=condition
+        args.out,
+        args.n,
+        args.seed,
+        refine=args.refine,
+        settings=settings,
+        condition=condition,
+        extrapolate=args.extrapolate,
     )
     print(f"wrote {args.n} samples to {path}")
     if run.refinement:

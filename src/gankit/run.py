@@ -192,6 +192,7 @@ class Run:
         refine: str = "none",
         settings: RefineSettings | None = None,
         condition: dict[str, Any] | None = None,
+        extrapolate: bool = False,
     ) -> Any:
         """n samples G(z) in data units; the same seed gives the same samples.
 
@@ -199,9 +200,10 @@ class Run:
         pixel range (0..16 for digits, 0..255 for PNG/JPEG folders). Tables: a DataFrame with the
         training table's columns and dtypes; ``condition={"species": "Adelie"}`` (or a list of
         values, with ``"proportions": [...]``) draws only rows of those values, natively (no
-        rejection). ``refine``: see :meth:`generate`.
+        rejection); numbers within their training range, unless ``extrapolate`` (then up to four
+        standard deviations of a mixture mode beyond it). ``refine``: see :meth:`generate`.
         """
-        return self.sample_labelled(n, seed, refine, settings, condition)[0]
+        return self.sample_labelled(n, seed, refine, settings, condition, extrapolate)[0]
 
     def sample_labelled(
         self,
@@ -210,10 +212,20 @@ class Run:
         refine: str = "none",
         settings: RefineSettings | None = None,
         condition: dict[str, Any] | None = None,
+        extrapolate: bool = False,
     ) -> tuple[Any, np.ndarray | None]:
         """:meth:`sample`, and the class of each sample for a conditional G (else None)."""
+        self._check_extrapolate(extrapolate)
         out, labels = self.generate(n, seed, refine, settings, condition)
-        return self._to_data_units(out), None if labels is None else labels.numpy()
+        samples = self._to_data_units(out, extrapolate)
+        return samples, None if labels is None else labels.numpy()
+
+    def _check_extrapolate(self, extrapolate: bool) -> None:
+        if extrapolate and not self.is_table:
+            raise GankitError(
+                "--extrapolate lets a table's numbers leave their training range; this run's "
+                "samples are not a table's rows: drop --extrapolate"
+            )
 
     def refine_discriminator(
         self,
@@ -250,11 +262,11 @@ class Run:
         discriminator = self.refined_discriminator if refined else self.discriminator
         return Networks(self.config, self.generator, discriminator, self.num_classes, refined)
 
-    def _to_data_units(self, out: Tensor) -> Any:
+    def _to_data_units(self, out: Tensor, extrapolate: bool = False) -> Any:
         """G's outputs as samples: (n, d) vectors, images (n, H, W[, 3]) in pixel units, or a
         table's rows as a DataFrame."""
         if self.is_table:
-            return self.transformer.inverse_transform(out.numpy())
+            return self.transformer.inverse_transform(out.numpy(), extrapolate)
         if self.is_images:
             out = out.clamp(-1, 1).permute(0, 2, 3, 1)
             out = out[..., 0] if out.shape[-1] == 1 else out
@@ -328,15 +340,17 @@ class Run:
         refine: str = "none",
         settings: RefineSettings | None = None,
         condition: dict[str, Any] | None = None,
+        extrapolate: bool = False,
     ) -> Path:
         """Write n samples to ``path``, as ``gankit sample`` does: .npy, .npz or .csv for
         vectors; .npy, .npz or a folder of PNG files (a subfolder per class) for images; .csv,
-        .tsv or .parquet for tables (``condition``, for tables and labelled images: see
-        :meth:`sample`)."""
+        .tsv or .parquet for tables (``condition``, for tables and labelled images, and
+        ``extrapolate``, for tables: see :meth:`sample`)."""
         path = Path(path)
+        self._check_extrapolate(extrapolate)
         if self.is_table:
             sample_files.check_table_target(path)
-            rows = self.sample(n, seed, refine, settings, condition)
+            rows = self.sample(n, seed, refine, settings, condition, extrapolate)
             sample_files.write_table(path, rows)
             return path
         sample_files.check_target(path, self.is_images)

@@ -311,10 +311,11 @@ class TableTransformer:
             onehot[series.isna().to_numpy(), len(column.categories)] = 1
         return onehot
 
-    def inverse_transform(self, array: np.ndarray) -> pd.DataFrame:
+    def inverse_transform(self, array: np.ndarray, extrapolate: bool = False) -> pd.DataFrame:
         """The rows of ``array`` (n, width) as a table: the fitted columns in order, with their
         original dtypes. Each one-hot span is read by its argmax, so G's soft outputs decode too;
-        numeric values are clipped to the training range, integers rounded."""
+        numeric values are clipped to the training range (``extrapolate``: only to their mode's
+        mean +- 4 standard deviations, and an integer dtype's range), integers rounded."""
         array = np.asarray(array, dtype=np.float64)
         if array.ndim != 2 or array.shape[1] != self.width:
             raise ValueError(f"expected rows of width {self.width}; got shape {array.shape}")
@@ -325,21 +326,28 @@ class TableTransformer:
             block = array[:, start : start + size]
             start += size
             if column.kind in NUMERIC_KINDS:
-                out[column.name] = self._decode_numeric(block, column)
+                out[column.name] = self._decode_numeric(block, column, extrapolate)
             else:
                 out[column.name] = self._decode_categorical(block, column)
         return pd.DataFrame(out, index=pd.RangeIndex(len(array)))
 
-    def _decode_numeric(self, block: np.ndarray, column: ColumnSpec) -> pd.Series:
+    def _decode_numeric(
+        self, block: np.ndarray, column: ColumnSpec, extrapolate: bool
+    ) -> pd.Series:
         mixture = self._mixtures[column.name]
         choice = block[:, 1:].argmax(axis=1)
         modes = int(mixture.kept.sum())
         mode = np.minimum(choice, modes - 1)  # the missing slot's rows are set to NaN below
         means, scales = mixture.means[mixture.kept], mixture.scales[mixture.kept]
         values = np.clip(block[:, 0], -1, 1) * 4 * scales[mode] + means[mode]
-        values = np.clip(values, column.low, column.high)
+        if not extrapolate:
+            values = np.clip(values, column.low, column.high)
         if column.kind == "integer":
             values = np.round(values)
+            if extrapolate:  # within what the column's dtype holds (an unsigned one: >= 0)
+                dtype = pd.api.types.pandas_dtype(column.dtype)
+                limits = np.iinfo(getattr(dtype, "numpy_dtype", dtype))  # Int64 -> int64
+                values = np.clip(values, limits.min, limits.max)
         values[choice == modes] = np.nan  # only a column with a missing slot reaches this
         return pd.Series(values).astype(column.dtype)
 
