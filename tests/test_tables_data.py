@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 from hypothesis import given, settings
@@ -312,6 +314,17 @@ def test_tables_read_from_every_format(tmp_path) -> None:
     frame.to_parquet(tmp_path / "t.parquet")
     for suffix in ("csv", "tsv", "parquet"):
         pd.testing.assert_frame_equal(read_table(tmp_path / f"t.{suffix}"), frame)
+
+
+def test_whole_numbers_with_gaps_are_read_as_integers(tmp_path) -> None:
+    # pandas reads a column of whole numbers with a gap as floats; the file says integers
+    (tmp_path / "t.csv").write_text("age,score,weight,\n34,1.5,34.0,a\n,2.5,,b\n51,,12.0,c\n")
+    frame = read_table(tmp_path / "t.csv")
+    assert frame["age"].dtype == "Int64" and frame["age"].isna().tolist() == [False, True, False]
+    assert frame["score"].dtype == frame["weight"].dtype == np.float64  # written as decimals
+    table = {"n": pa.array([1, None, 3], pa.int64()), "x": pa.array([1.5, None, 2.0])}
+    pq.write_table(pa.table(table), tmp_path / "t.parquet")  # without pandas' own metadata
+    assert read_table(tmp_path / "t.parquet").dtypes.tolist() == ["Int64", np.float64]
 
 
 COLUMN_ERRORS = [

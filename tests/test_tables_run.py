@@ -199,10 +199,11 @@ def test_a_users_csv_with_strings_and_missing_values_trains(tmp_path) -> None:
             "amount": rng.lognormal(3, 1, 300),
             "kind": rng.choice(["card", "cash", "wire"], 300),
             "flag": rng.random(300) < 0.1,
-            "age": rng.integers(18, 90, 300),
+            "age": pd.array(rng.integers(18, 90, 300), dtype="Int64"),
         }
     )
     frame.loc[::17, "amount"] = np.nan
+    frame.loc[::23, "age"] = pd.NA  # written "34", "", ...: whole numbers with gaps
     path = tmp_path / "records.csv"
     frame.to_csv(path, index=False)
     out = tmp_path / "run"
@@ -211,6 +212,7 @@ def test_a_users_csv_with_strings_and_missing_values_trains(tmp_path) -> None:
     rows = gankit.load(out).sample(500)
     assert list(rows.columns) == ["amount", "kind", "flag", "age"]
     assert rows["amount"].isna().any() and not rows["kind"].isna().any()
+    assert rows["age"].dtype == "Int64" and rows["age"].isna().any()  # integers, with gaps
 
 
 def test_a_table_run_samples_without_its_training_data(tmp_path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ from gankit.data.vectors import Standardizer
 from gankit.errors import DataError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+NULLABLE = "numpy_nullable"  # pandas' dtypes that hold a missing value beside integers
 TABLE_SEED = 0
 """Seeds the held-out split and the transformer's fit: a property of the data, not of a run, so
 every run on the same table trains and is scored on the same rows, encoded the same way."""
@@ -112,19 +114,45 @@ def _read_delimited(path: Path, label: str, separator: str) -> pd.DataFrame:
         raise DataError(f"{label} is empty; a table needs a header row and at least 2 rows")
     # From the header itself: pandas renames a repeated name "a" to "a.1" without a word.
     _check_names(next(csv.reader(io.StringIO(text), delimiter=separator)), label)
+
+    def read(**options: Any) -> pd.DataFrame:
+        return pd.read_csv(io.StringIO(text), sep=separator, **options)
+
     try:
-        return pd.read_csv(io.StringIO(text), sep=separator)
+        frame = read()
     except (pd.errors.ParserError, ValueError) as error:
         reason = str(error).strip().splitlines()[0]
         raise DataError(f"cannot read {label}: {reason}") from None
+    return _gapped_integers(frame, lambda names: read(dtype_backend=NULLABLE)[names])
 
 
 def _read_parquet(path: Path, label: str) -> pd.DataFrame:
+    read = functools.partial(pd.read_parquet, path, engine="pyarrow")
     try:
-        return pd.read_parquet(path, engine="pyarrow")
+        frame = read()
     except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DataError(f"cannot read {label} as parquet: {reason}") from None
+    return _gapped_integers(frame, lambda names: read(columns=names, dtype_backend=NULLABLE))
+
+
+def _gapped_integers(
+    frame: pd.DataFrame, typed: Callable[[list[str]], pd.DataFrame]
+) -> pd.DataFrame:
+    """``frame`` with the columns that its file holds as whole numbers with gaps as integers
+    (Int64), as ``typed(names)`` reads them: pandas reads them as floats, to hold NaN, and one
+    missing age would make the ages a continuous column, sampled as 40.9."""
+    gapped = [
+        name
+        for name in frame.columns
+        if pd.api.types.is_float_dtype(frame[name].dtype) and frame[name].isna().any()
+    ]
+    if gapped:
+        columns = typed(gapped)
+        for name in gapped:
+            if pd.api.types.is_integer_dtype(columns[name].dtype):
+                frame[name] = columns[name]
+    return frame
 
 
 def _check_names(names: list[str], label: str) -> None:
