@@ -1,13 +1,19 @@
 """Tables end to end: train, sample (also on a condition), evaluate, show the nearest rows,
 resume, through the CLI and the API."""
 
+import contextlib
+import io
 import json
 import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gankit
 from gankit.cli import main
@@ -248,3 +254,43 @@ def test_condition_counts_that_do_not_fit_the_table_are_one_line(penguins_run, t
     err = capsys.readouterr().err
     assert "2 condition counts" in err and err.count("\n") == 1
     assert not (tmp_path / "s.csv").exists()
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(
+    n=st.integers(-2, 30),
+    suffix=st.sampled_from([".csv", ".tsv", ".parquet", ".npy", ""]),
+    condition=st.none()
+    | st.text(max_size=12)
+    | st.builds(
+        "{}={}".format,
+        st.sampled_from(["species", "island", "sex", "bill_length_mm", "nope", ""]),
+        st.text(alphabet="AdelieGntoBscDrm,", max_size=14),
+    ),
+    proportions=st.none() | st.text(alphabet="0123456789.,-e", max_size=8),
+    extrapolate=st.booleans(),
+)
+def test_random_sample_options(penguins_run, n, suffix, condition, proportions, extrapolate):
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / f"rows{suffix}"
+        argv = ["sample", str(penguins_run), "-n", str(n), "-o", str(out)]
+        argv += [] if condition is None else ["--condition", condition]
+        argv += [] if proportions is None else ["--proportions", proportions]
+        argv += ["--extrapolate"] if extrapolate else []
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                status = main(argv)
+            except SystemExit as exit:  # argparse, e.g. a condition that starts with "-"
+                status = exit.code
+        err = stderr.getvalue()
+        assert status in (0, 2) and "Traceback" not in err, err
+        if status == 0:
+            if suffix == ".parquet":
+                rows = pd.read_parquet(out)
+            else:
+                rows = pd.read_csv(out, sep="\t" if suffix == ".tsv" else ",")
+            assert len(rows) == n
+        elif not err.startswith("usage:"):
+            assert err.startswith("gankit: error: ") and err.count("\n") == 1, err
+            assert not out.exists()
