@@ -213,3 +213,22 @@ def test_random_table_files(frame, suffix, settings) -> None:
         except (ValueError, TypeError, ArrowException):  # parquet holds neither mixes nor twins
             return
         check(*run_cli([f"data={path}", *settings, *SMALL]))
+
+
+population_override = st.one_of(
+    st.builds("population.seeds={}".format, st.sampled_from(["0", "1", "3", "-1", "2.5", "x", ""])),
+    st.builds("population.draws={}".format, st.sampled_from(["auto", "own", "shared", "both"])),
+    st.builds(
+        "population.sweep.{}={}".format,
+        st.sampled_from(
+            ["generator.lr", "ema", "r1", "seed", "steps", "generator.hidden", "noise.dim", "nope"]
+        ),
+        st.sampled_from(["[1e-4,2e-4]", "[0.5]", "[]", "[a,b]", "3", "[[8],[16]]", "[0,1,2]"]),
+    ),
+)
+
+
+@EXAMPLES
+@given(st.lists(population_override, min_size=1, max_size=3))
+def test_random_population_settings(overrides) -> None:
+    check(*run_cli([*overrides, *SMALL]))
