@@ -451,6 +451,7 @@ def test_a_diverging_member_restores_alone(tmp_path, poison_member) -> None:
         ),
         (["data=digits", "channels_last=true", "population.seeds=2"], "set channels_last=false"),
         (["population.draws=mine"], "'population.draws' must be one of auto, own, shared"),
+        (["population.sweep.ema=[]"], "one per member, in brackets: population.sweep.ema=[V1"),
     ],
 )
 def test_bad_population_settings_are_one_line_and_exit_2(

@@ -613,8 +613,8 @@ def _sweep_values(value: Any, dotted: str, from_text: bool) -> list[Any]:
             value = None
     if not isinstance(value, list | tuple) or not value:
         raise ConfigError(
-            f"config key {dotted!r} expects a list of values, one per member, e.g. "
-            f"{dotted}=[1e-4,5e-4]; got {value!r}"
+            f"config key {dotted!r} expects a list of values, one per member, in brackets: "
+            f"{dotted}=[V1,V2,...]; got {value!r}"
         )
     return list(value)
 
